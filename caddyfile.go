@@ -1,0 +1,180 @@
+package errenvelope
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("error_envelope", parseCaddyfile)
+	// Inside encode, so the envelope is compressed like any response, and
+	// outside every handler that can answer an error, so their bytes and
+	// errors reach this handler first.
+	httpcaddyfile.RegisterDirectiveOrder("error_envelope", httpcaddyfile.After, "encode")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var eh Handler
+	err := eh.UnmarshalCaddyfile(h.Dispenser)
+	return &eh, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	error_envelope [<matcher>] {
+//	    statuses         <spec>...
+//	    code_prefix      <prefix>
+//	    map_status       <spec> <error_code> [<error_msg>]
+//	    map_code         <upstream_code> <error_code> [<error_msg>]
+//	    upstream_message 4xx|5xx|all|none
+//	    code_pattern     <regexp>
+//	    request_id       [<value>]
+//	    field            <name> <value>
+//	    max_body         <size>
+//	    max_message      <n>
+//	    gateway_errors   on|off
+//	    mode             rewrite|report
+//	}
+//
+// Everything the parser can check (status specs, sizes, policies,
+// regular expressions) is checked here, so `caddy adapt` names the line.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		switch opt {
+		case "statuses":
+			if len(args) == 0 {
+				return d.Errf("statuses: want at least one status, class or range")
+			}
+			for _, a := range args {
+				if _, err := parseStatusSpec(a); err != nil {
+					return d.Errf("statuses: %v", err)
+				}
+			}
+			h.Statuses = append(h.Statuses, args...)
+
+		case "code_prefix":
+			if len(args) != 1 || args[0] == "" {
+				return d.Errf("code_prefix: want exactly one non-empty prefix")
+			}
+			h.CodePrefix = args[0]
+
+		case "map_status":
+			if len(args) < 2 || len(args) > 3 {
+				return d.Errf("map_status: want <status> <error_code> [<error_msg>], got %d arguments", len(args))
+			}
+			if _, err := parseStatusSpec(args[0]); err != nil {
+				return d.Errf("map_status: %v", err)
+			}
+			if args[1] == "" {
+				return d.Errf("map_status %s: error_code is empty", args[0])
+			}
+			rule := StatusRule{Status: args[0], ErrorCode: args[1]}
+			if len(args) == 3 {
+				rule.ErrorMsg = args[2]
+			}
+			h.MapStatus = append(h.MapStatus, rule)
+
+		case "map_code":
+			if len(args) < 2 || len(args) > 3 {
+				return d.Errf("map_code: want <upstream_code> <error_code> [<error_msg>], got %d arguments", len(args))
+			}
+			if args[0] == "" || args[1] == "" {
+				return d.Errf("map_code: upstream code and error_code must not be empty")
+			}
+			rule := CodeRule{UpstreamCode: args[0], ErrorCode: args[1]}
+			if len(args) == 3 {
+				rule.ErrorMsg = args[2]
+			}
+			h.MapCode = append(h.MapCode, rule)
+
+		case "upstream_message":
+			if len(args) != 1 {
+				return d.Errf("upstream_message %q: want one of 4xx, 5xx, all, none", strings.Join(args, " "))
+			}
+			if _, err := upstreamPolicy(args[0]); err != nil {
+				return d.Errf("%v", err)
+			}
+			h.UpstreamMessage = args[0]
+
+		case "code_pattern":
+			if len(args) != 1 {
+				return d.Errf("code_pattern: want exactly one regular expression")
+			}
+			if _, err := regexp.Compile(args[0]); err != nil {
+				return d.Errf("code_pattern %q: %v", args[0], err)
+			}
+			h.CodePattern = args[0]
+
+		case "request_id":
+			switch len(args) {
+			case 0:
+				h.RequestID = defaultRequestID
+			case 1:
+				if args[0] == "" {
+					return d.Errf("request_id: value is empty")
+				}
+				h.RequestID = args[0]
+			default:
+				return d.Errf("request_id: want at most one value")
+			}
+
+		case "field":
+			if len(args) != 2 {
+				return d.Errf("field: want <name> <value>, got %d arguments", len(args))
+			}
+			h.Fields = append(h.Fields, Field{Name: args[0], Value: args[1]})
+
+		case "max_body":
+			if len(args) != 1 {
+				return d.Errf("max_body: want one size, like 1MiB")
+			}
+			size, err := humanize.ParseBytes(args[0])
+			if err != nil || size == 0 || size > 1<<30 {
+				return d.Errf("max_body %q: want a size between 1B and 1GiB, like 1MiB", args[0])
+			}
+			h.MaxBody = int64(size)
+
+		case "max_message":
+			if len(args) != 1 {
+				return d.Errf("max_message: want one number of characters")
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n <= 0 {
+				return d.Errf("max_message %q: want a positive number of characters", args[0])
+			}
+			h.MaxMessage = n
+
+		case "gateway_errors":
+			if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+				return d.Errf("gateway_errors %q: want on or off", strings.Join(args, " "))
+			}
+			on := args[0] == "on"
+			h.GatewayErrors = &on
+
+		case "mode":
+			if len(args) != 1 || (args[0] != "rewrite" && args[0] != "report") {
+				return d.Errf("mode %q: want rewrite or report", strings.Join(args, " "))
+			}
+			h.Mode = args[0]
+
+		default:
+			return d.Errf("unrecognized subdirective %q", opt)
+		}
+	}
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

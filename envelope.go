@@ -1,0 +1,194 @@
+package errenvelope
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// template is a configured string that may hold Caddy placeholders.
+// Strings without a brace are never handed to the replacer.
+type template struct {
+	s       string
+	dynamic bool
+}
+
+func newTemplate(s string) template {
+	return template{s: s, dynamic: strings.ContainsRune(s, '{')}
+}
+
+// render replaces the placeholders Caddy knows and leaves other braces as
+// they are, so a literal "{" in a configured message survives.
+func (t template) render(repl *caddy.Replacer) string {
+	if !t.dynamic || repl == nil {
+		return t.s
+	}
+	return repl.ReplaceKnown(t.s, "")
+}
+
+// compiledField is an extra member with its name already encoded as
+// `,"name":`.
+type compiledField struct {
+	key   []byte
+	value template
+}
+
+func compileField(f Field) compiledField {
+	key := append([]byte{','}, appendJSONString(nil, f.Name)...)
+	return compiledField{key: append(key, ':'), value: newTemplate(f.Value)}
+}
+
+// envelope is what a rewritten body says.
+type envelope struct {
+	msg, code, requestID string
+}
+
+// appendEnvelope encodes e and the configured fields as compact JSON, keys
+// in the order the contract gives. It is hand-written so that the hot path
+// of a rewrite uses no reflection.
+func (h *Handler) appendEnvelope(dst []byte, e envelope, repl *caddy.Replacer) []byte {
+	dst = append(dst, `{"error_msg":`...)
+	dst = appendJSONString(dst, e.msg)
+	dst = append(dst, `,"error_code":`...)
+	dst = appendJSONString(dst, e.code)
+	if e.requestID != "" {
+		dst = append(dst, `,"request_id":`...)
+		dst = appendJSONString(dst, e.requestID)
+	}
+	for _, f := range h.fields {
+		dst = append(dst, f.key...)
+		dst = appendJSONString(dst, f.value.render(repl))
+	}
+	return append(dst, '}')
+}
+
+// encodeStatic pre-encodes, per status, the envelope of a response that
+// takes nothing from the upstream (an HTML page, a gateway error), when
+// nothing in it depends on the request.
+func (h *Handler) encodeStatic() {
+	h.static = [numStatus][]byte{}
+	if h.RequestID != "" {
+		return
+	}
+	for _, f := range h.fields {
+		if f.value.dynamic {
+			return
+		}
+	}
+	for st := minStatus; st <= maxStatus; st++ {
+		code, msg := h.ruleChoice(st)
+		if msg.dynamic {
+			continue
+		}
+		e := envelope{code: code, msg: h.cleanMessage(msg.s)}
+		if e.msg == "" {
+			e.msg = reasonPhrase(st)
+		}
+		h.static[st-minStatus] = h.appendEnvelope(nil, e, nil)
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
+// U+FFFD; control characters, U+2028 and U+2029 are escaped, so the
+// result is valid JSON and safe inside a script.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// cleanMessage makes text fit for error_msg: surrounding space trimmed,
+// runs of spaces, newlines and control characters folded to one space,
+// invalid UTF-8 replaced, and the result cut to max_message characters.
+// It returns "" when nothing is left, which then does not count as a
+// message.
+func (h *Handler) cleanMessage(s string) string {
+	if isCleanMessage(s, h.maxMessage) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(min(len(s), 4*h.maxMessage))
+	n := 0
+	pendingSpace := false
+	for _, r := range s { // ranging over a string yields U+FFFD for invalid bytes
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			pendingSpace = b.Len() > 0
+			continue
+		}
+		if pendingSpace {
+			if n+1 >= h.maxMessage {
+				break
+			}
+			b.WriteByte(' ')
+			n++
+			pendingSpace = false
+		}
+		if n >= h.maxMessage {
+			break
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}
+
+// isCleanMessage is the fast path of cleanMessage: printable ASCII with
+// single inner spaces, within the length limit, needs no copy.
+func isCleanMessage(s string, limit int) bool {
+	if s == "" || len(s) > limit || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || (c == ' ' && s[i+1] == ' ') {
+			return false
+		}
+	}
+	return true
+}

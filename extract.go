@@ -1,0 +1,202 @@
+package errenvelope
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// upstreamWords is what an upstream error body says about itself.
+type upstreamWords struct {
+	msg       string // its message, uncleaned; "" when it has none
+	code      string // the code found in it, matched against map_code
+	errorCode string // its own error_code (flat or under "error"), for step 2
+}
+
+// jsonObject is a JSON object decoded one level deep; members are decoded
+// only when asked for.
+type jsonObject map[string]json.RawMessage
+
+// parseObject decodes body when it is exactly one JSON object (whitespace
+// around it allowed). ok is false for any other JSON value; err is set
+// when body is not valid JSON at all (this includes trailing bytes and
+// nesting deeper than encoding/json's limit).
+func parseObject(body []byte) (obj jsonObject, ok bool, err error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		if !json.Valid(body) {
+			return nil, false, errInvalidJSON
+		}
+		return nil, false, nil
+	}
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return nil, false, err
+	}
+	return obj, true, nil
+}
+
+type jsonError string
+
+func (e jsonError) Error() string { return string(e) }
+
+const errInvalidJSON = jsonError("invalid JSON")
+
+// str returns the member key when it is a JSON string.
+func (o jsonObject) str(key string) (string, bool) {
+	raw, found := o[key]
+	if !found || len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// nonEmpty returns the first of keys that is a non-empty string.
+func (o jsonObject) nonEmpty(keys ...string) string {
+	for _, k := range keys {
+		if s, _ := o.str(k); strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// object returns the member key when it is a JSON object.
+func (o jsonObject) object(key string) jsonObject {
+	raw, found := o[key]
+	if !found || len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	var sub jsonObject
+	if json.Unmarshal(raw, &sub) != nil {
+		return nil
+	}
+	return sub
+}
+
+// firstObject returns the first element of the member key when it is a
+// JSON array whose first element is an object.
+func (o jsonObject) firstObject(key string) jsonObject {
+	raw, found := o[key]
+	if !found || len(raw) == 0 || raw[0] != '[' {
+		return nil
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) != nil || len(list) == 0 || len(list[0]) == 0 || list[0][0] != '{' {
+		return nil
+	}
+	var first jsonObject
+	if json.Unmarshal(list[0], &first) != nil {
+		return nil
+	}
+	return first
+}
+
+// code returns the first of keys that is a string fit to be an error
+// code. Numbers are never codes: a numeric "code" is usually the status.
+func (o jsonObject) code(keys ...string) string {
+	for _, k := range keys {
+		if s, _ := o.str(k); isPlausibleCode(s) {
+			return s
+		}
+	}
+	return ""
+}
+
+// maxCodeLen bounds what is taken for a code: longer strings are prose.
+const maxCodeLen = 128
+
+func isPlausibleCode(s string) bool {
+	if s == "" || len(s) > maxCodeLen || !utf8.ValidString(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return strings.TrimSpace(s) == s
+}
+
+// wordsFromJSON recognises the error shapes of the frameworks and APIs
+// that gateways commonly front (see the README's table).
+func wordsFromJSON(o jsonObject) upstreamWords {
+	var w upstreamWords
+	nested := o.object("error")   // Google, Azure, OData, nested envelope
+	first := o.firstObject("errors") // JSON:API, GraphQL
+	w.errorCode = o.code("error_code")
+	if w.errorCode == "" && nested != nil {
+		w.errorCode = nested.code("error_code")
+	}
+
+	w.msg = o.nonEmpty("error_msg")
+	if w.msg == "" && nested != nil {
+		w.msg = nested.nonEmpty("error_msg", "message", "Message")
+	}
+	if w.msg == "" {
+		w.msg = o.nonEmpty("message", "Message", "detail")
+	}
+	if w.msg == "" {
+		if d := o.firstObject("detail"); d != nil { // FastAPI validation errors
+			w.msg = d.nonEmpty("msg")
+		}
+	}
+	if w.msg == "" {
+		w.msg = o.nonEmpty("title", "error_description")
+	}
+	if w.msg == "" && first != nil {
+		w.msg = first.nonEmpty("detail", "message", "title")
+	}
+	if w.msg == "" {
+		// "error" last: Spring Boot's reason phrase, OAuth2's bare code.
+		w.msg = o.nonEmpty("errorMessage", "msg", "error")
+	}
+
+	w.code = w.errorCode
+	if w.code == "" && nested != nil {
+		w.code = nested.code("code", "status", "Code")
+	}
+	if w.code == "" {
+		w.code = o.code("code", "Code")
+	}
+	if w.code == "" {
+		if t := o.code("__type"); t != "" { // AWS: "namespace#ShapeName"
+			w.code = t[strings.LastIndexByte(t, '#')+1:]
+		}
+	}
+	if w.code == "" && first != nil {
+		w.code = first.code("code")
+	}
+	if w.code == "" {
+		w.code = o.code("errorCode")
+	}
+	if w.code == "" {
+		// OAuth2 puts its code in "error"; Spring Boot puts a reason
+		// phrase there next to a numeric "status", which is no code.
+		if _, spring := o["status"]; !spring || !isNumber(o["status"]) {
+			w.code = o.code("error")
+		}
+	}
+	return w
+}
+
+func isNumber(raw json.RawMessage) bool {
+	return len(raw) > 0 && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))
+}
+
+// maxTextMessage is the longest plain-text body taken as a message: a
+// one-line http.Error or proxy message, never a page or a stack trace.
+const maxTextMessage = 256
+
+// wordsFromText takes a short, single-line plain-text body as the message.
+func wordsFromText(body []byte) upstreamWords {
+	t := bytes.TrimSpace(body)
+	if len(t) == 0 || len(t) > maxTextMessage || bytes.IndexByte(t, '\n') >= 0 || bytes.IndexByte(t, '\r') >= 0 {
+		return upstreamWords{}
+	}
+	return upstreamWords{msg: string(t)}
+}

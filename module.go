@@ -1,0 +1,282 @@
+// Package errenvelope is a Caddy HTTP handler that turns every error an API
+// gateway returns into one JSON envelope:
+//
+//	{"error_msg":"Request body is invalid.","error_code":"IAM.0011"}
+//
+// Errors that already have that shape pass through byte for byte; every
+// other error (HTML pages, plain text, foreign JSON, errors of the gateway
+// itself) is rewritten, with a code chosen from a configurable error map.
+// Successful responses stream through untouched.
+package errenvelope
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of the options that have one.
+const (
+	defaultCodePrefix = "GATEWAY"
+	defaultMaxBody    = 1 << 20
+	defaultMaxMessage = 512
+	defaultRequestID  = "{http.request.uuid}"
+)
+
+// Handler rewrites error responses (and errors raised by the handlers it
+// wraps, such as reverse_proxy's "backend down") into the JSON envelope
+// `{"error_msg":"...","error_code":"..."}`. Error responses that already
+// carry that envelope pass through byte for byte; successful responses
+// stream through untouched and unbuffered.
+//
+// The `error_code` is, in order: the code of a `map_code` rule matching the
+// code found in the upstream body; the upstream's own `error_code` when it
+// matches `code_pattern`; the code of the most specific `map_status` rule;
+// `<code_prefix>.<status as 4 digits>`. The `error_msg` is, in order: the
+// message of the matched `map_code` rule; the upstream's own message when
+// `upstream_message` allows it for the status; the message of the matched
+// `map_status` rule; the status's reason phrase.
+type Handler struct {
+	// The response statuses that are examined, as statuses (`404`),
+	// classes (`4xx`) or inclusive ranges (`500-599`), all within 400–599.
+	// Every other response streams through untouched. Default: `4xx` and `5xx`.
+	Statuses []string `json:"statuses,omitempty"`
+
+	// The prefix of the fallback code `<code_prefix>.<status as 4 digits>`,
+	// used when no rule gives a code: `GATEWAY.0404`. Default: `GATEWAY`.
+	CodePrefix string `json:"code_prefix,omitempty"`
+
+	// Codes (and optionally messages) by response status. The most
+	// specific rule for a status applies: an exact status beats a range, a
+	// narrower range beats a wider one, a range beats a class; at equal
+	// specificity the first rule written wins.
+	MapStatus []StatusRule `json:"map_status,omitempty"`
+
+	// Codes (and optionally messages) by the code the upstream put in its
+	// error body (`code`, `error_code`, `error.code`, `__type`, …).
+	// A match here beats every other way of choosing the code.
+	MapCode []CodeRule `json:"map_code,omitempty"`
+
+	// For which statuses the upstream's own error message may reach the
+	// client: `4xx` (default), `5xx`, `all` or `none`. The default keeps
+	// the internals that server errors tend to describe away from clients.
+	UpstreamMessage string `json:"upstream_message,omitempty"`
+
+	// A regular expression (Go syntax, unanchored: write `^` and `$`
+	// yourself) that every `error_code` must match. An upstream envelope
+	// whose code does not match is rewritten, and an upstream code that
+	// does not match is not kept. Configured codes must match it too.
+	CodePattern string `json:"code_pattern,omitempty"`
+
+	// When set, every rewritten envelope carries a `request_id` member:
+	// the upstream response's `X-Request-Id` header when it has one,
+	// otherwise this value (placeholders allowed), which is then also
+	// sent as the response's `X-Request-Id` header. The Caddyfile's bare
+	// `request_id` sets `{http.request.uuid}`. Default: off.
+	RequestID string `json:"request_id,omitempty"`
+
+	// Extra string members added to every rewritten envelope after the
+	// standard ones, in this order. Values may use placeholders.
+	Fields []Field `json:"fields,omitempty"`
+
+	// The most bytes of an error body held for examination, both before
+	// and after undoing its Content-Encoding. A larger error body is
+	// rewritten without the upstream's message and the rest of it is
+	// discarded. Default: 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// The most characters of `error_msg`; longer messages are cut.
+	// Default: 512.
+	MaxMessage int `json:"max_message,omitempty"`
+
+	// Whether errors returned by the wrapped handlers before they wrote a
+	// response (reverse_proxy cannot reach or times out on its upstream,
+	// the `error` directive, …) are answered with the envelope. When
+	// false they are returned untouched, for `handle_errors` to answer.
+	// Default: true.
+	GatewayErrors *bool `json:"gateway_errors,omitempty"`
+
+	// `rewrite` (default) rewrites non-conforming errors. `report`
+	// changes no response at all but logs and counts what `rewrite`
+	// would have done, to learn which backends break the envelope
+	// contract before turning the rewrite on.
+	Mode string `json:"mode,omitempty"`
+
+	statuses   statusSet
+	errors     *errorMap
+	codeRE     *regexp.Regexp
+	upstreamOK statusSet // statuses whose upstream message may be used
+	requestID  template
+	fields     []compiledField
+	maxBody    int
+	maxMessage int
+	gateway    bool
+	report     bool
+	// static[status-400] is the whole envelope for responses that take
+	// nothing from the upstream, encoded once here; nil when the envelope
+	// depends on the request (placeholders, request IDs).
+	static [numStatus][]byte
+	logger *zap.Logger
+}
+
+// StatusRule maps response statuses to an error code and, optionally, a
+// message.
+type StatusRule struct {
+	// A status (`404`), a class (`4xx`) or an inclusive range
+	// (`500-599`), within 400–599.
+	Status string `json:"status"`
+	// The `error_code` for these statuses.
+	ErrorCode string `json:"error_code"`
+	// The `error_msg` for these statuses (placeholders allowed). When
+	// empty, the upstream's message or the reason phrase is used.
+	ErrorMsg string `json:"error_msg,omitempty"`
+}
+
+// CodeRule maps a code found in the upstream's error body to an error code
+// and, optionally, a message.
+type CodeRule struct {
+	// The code as the upstream writes it, compared exactly.
+	UpstreamCode string `json:"upstream_code"`
+	// The `error_code` to send instead.
+	ErrorCode string `json:"error_code"`
+	// The `error_msg` to send (placeholders allowed). When empty, the
+	// message is chosen as if no map_code rule had matched.
+	ErrorMsg string `json:"error_msg,omitempty"`
+}
+
+// Field is an extra string member of the envelope.
+type Field struct {
+	// The member's name; not `error_msg`, `error_code` or `request_id`.
+	Name string `json:"name"`
+	// The member's value (placeholders allowed).
+	Value string `json:"value"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.error_envelope",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision compiles the configuration once; ServeHTTP only reads it.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	return h.compile()
+}
+
+func (h *Handler) compile() error {
+	specs := h.Statuses
+	if len(specs) == 0 {
+		specs = []string{"4xx", "5xx"}
+	}
+	var err error
+	if h.statuses, err = newStatusSet(specs); err != nil {
+		return fmt.Errorf("statuses: %w", err)
+	}
+	prefix := h.CodePrefix
+	if prefix == "" {
+		prefix = defaultCodePrefix
+	}
+	if h.errors, err = compileErrorMap(h.MapStatus, h.MapCode, prefix); err != nil {
+		return err
+	}
+	if h.upstreamOK, err = upstreamPolicy(h.UpstreamMessage); err != nil {
+		return err
+	}
+	h.codeRE = nil
+	if h.CodePattern != "" {
+		if h.codeRE, err = regexp.Compile(h.CodePattern); err != nil {
+			return fmt.Errorf("code_pattern %q: %w", h.CodePattern, err)
+		}
+		if err := h.errors.checkPattern(h.codeRE, &h.statuses); err != nil {
+			return err
+		}
+	}
+	h.requestID = newTemplate(h.RequestID)
+	h.fields = h.fields[:0]
+	seen := map[string]bool{"error_msg": true, "error_code": true, "request_id": true}
+	for _, f := range h.Fields {
+		if f.Name == "" {
+			return fmt.Errorf("field: name is empty")
+		}
+		if seen[f.Name] {
+			return fmt.Errorf("field %q: name already used by the envelope or another field", f.Name)
+		}
+		seen[f.Name] = true
+		h.fields = append(h.fields, compileField(f))
+	}
+	switch {
+	case h.MaxBody == 0:
+		h.maxBody = defaultMaxBody
+	case h.MaxBody < 0 || h.MaxBody > 1<<30:
+		return fmt.Errorf("max_body %d: must be between 1 byte and 1 GiB", h.MaxBody)
+	default:
+		h.maxBody = int(h.MaxBody)
+	}
+	switch {
+	case h.MaxMessage == 0:
+		h.maxMessage = defaultMaxMessage
+	case h.MaxMessage < 0:
+		return fmt.Errorf("max_message %d: must be positive", h.MaxMessage)
+	default:
+		h.maxMessage = h.MaxMessage
+	}
+	h.gateway = h.GatewayErrors == nil || *h.GatewayErrors
+	switch h.Mode {
+	case "", "rewrite":
+		h.report = false
+	case "report":
+		h.report = true
+	default:
+		return fmt.Errorf("mode %q: must be rewrite or report", h.Mode)
+	}
+	h.encodeStatic()
+	return nil
+}
+
+// Validate checks what Provision cannot already have rejected.
+func (h *Handler) Validate() error {
+	if h.errors == nil {
+		return fmt.Errorf("error_envelope was not provisioned")
+	}
+	return nil
+}
+
+// upstreamPolicy parses upstream_message into the statuses it allows.
+func upstreamPolicy(policy string) (statusSet, error) {
+	var set statusSet
+	var lo, hi int
+	switch strings.ToLower(policy) {
+	case "", "4xx":
+		lo, hi = 400, 499
+	case "5xx":
+		lo, hi = 500, 599
+	case "all":
+		lo, hi = 400, 599
+	case "none":
+		return set, nil
+	default:
+		return set, fmt.Errorf("upstream_message %q: must be 4xx, 5xx, all or none", policy)
+	}
+	for st := lo; st <= hi; st++ {
+		set[st-minStatus] = true
+	}
+	return set, nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

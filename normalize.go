@@ -1,0 +1,507 @@
+package errenvelope
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Why a response was passed or rewritten: the `reason` of logs and metrics.
+const (
+	reasonConforming    = "conforming"     // already the envelope: passed byte for byte
+	reasonHead          = "head_json"      // HEAD with a JSON Content-Type: nothing to judge, passed
+	reasonNotJSON       = "not_json"       // media type is not application/json
+	reasonEmpty         = "empty"          // no body at all
+	reasonInvalidJSON   = "invalid_json"   // not valid JSON (truncated, trailing bytes, too deep, …)
+	reasonNotObject     = "not_object"     // valid JSON, but not an object
+	reasonMissingFields = "missing_fields" // error_code / error_msg absent, empty or not strings
+	reasonCodePattern   = "code_pattern"   // error_code does not match code_pattern
+	reasonTooLarge      = "too_large"      // body (encoded or decoded) over max_body
+	reasonBadEncoding   = "bad_encoding"   // unknown or corrupt Content-Encoding
+	reasonGatewayError  = "gateway_error"  // the wrapped handler returned an error
+)
+
+// Headers that describe the upstream's body, and are wrong for the envelope.
+var bodyHeaders = []string{
+	"Content-Encoding", "Etag", "Last-Modified", "Content-Range", "Accept-Ranges",
+	"Content-Md5", "Content-Disposition", "Content-Language", "Content-Location",
+	"Digest", "Content-Digest", "Repr-Digest",
+}
+
+const jsonContentType = "application/json; charset=utf-8"
+
+// errUpstreamAborted stands for a response that broke off while it was
+// being held (reverse_proxy panics with http.ErrAbortHandler then).
+var errUpstreamAborted = errors.New("response aborted while its body was read")
+
+// ServeHTTP runs the next handler with a writer that lets everything but
+// the examined error statuses straight through, then judges the held
+// error response (or the returned error) and writes what the client gets.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	iw := writerPool.Get().(*interceptWriter)
+	iw.ResponseWriter, iw.h, iw.r = w, h, r
+	defer iw.release()
+
+	err, aborted := serveNext(iw, r, next)
+	if iw.state == statePass {
+		return err // bytes have reached the client: nothing left to change
+	}
+	if clientGone(r, err) {
+		// Nobody is listening. Record the status for the access log, write
+		// nothing, and do not report the client's leaving as an error.
+		if iw.state == stateHold {
+			w.WriteHeader(iw.status)
+		} else if err != nil {
+			w.WriteHeader(statusOf(err))
+		}
+		return nil
+	}
+	if aborted {
+		if h.report {
+			iw.flushHeld()
+			panic(http.ErrAbortHandler)
+		}
+		err = caddyhttp.Error(http.StatusBadGateway, errUpstreamAborted)
+	}
+	if err != nil {
+		return h.handleError(iw, r, err)
+	}
+	if iw.state == stateHold {
+		h.judge(iw, r)
+	}
+	return nil
+}
+
+// serveNext calls next, turning the abort panic of a response that broke
+// off while held into aborted. Once the response streams, the panic goes
+// on to Caddy as usual.
+func serveNext(iw *interceptWriter, r *http.Request, next caddyhttp.Handler) (err error, aborted bool) {
+	defer func() {
+		if iw.state != stateHold {
+			return
+		}
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler { //nolint:errorlint // the sentinel is panicked as is
+				panic(p)
+			}
+			aborted = true
+		}
+	}()
+	return next.ServeHTTP(iw, r), false
+}
+
+func clientGone(r *http.Request, err error) bool {
+	return r.Context().Err() != nil || errors.Is(err, context.Canceled)
+}
+
+func statusOf(err error) int {
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) && he.StatusCode != 0 {
+		return he.StatusCode
+	}
+	return http.StatusInternalServerError
+}
+
+// handleError answers an error returned by the wrapped handler before any
+// byte reached the client (§5 of the contract).
+func (h *Handler) handleError(iw *interceptWriter, r *http.Request, err error) error {
+	status := statusOf(err)
+	if h.report {
+		h.logGateway(r, status, err, "reported")
+		iw.flushHeld()
+		return err
+	}
+	if !h.gateway || !h.statuses.has(status) {
+		iw.dropHeld()
+		return err
+	}
+	h.logGateway(r, status, err, "gateway")
+	iw.dropHeld()
+	hdr := iw.Header()
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	body, rid := h.envelopeFor(status, hdr, upstreamWords{}, repl, true)
+	h.writeRewrite(iw.ResponseWriter, r, status, body, rid)
+	return nil
+}
+
+// verdict is the outcome of examining one held error response.
+type verdict struct {
+	reason string
+	words  upstreamWords
+	size   int // decoded body size, for the log
+}
+
+func (v verdict) passes() bool { return v.reason == reasonConforming || v.reason == reasonHead }
+
+// judge examines the held response and writes it through or rewrites it.
+func (h *Handler) judge(iw *interceptWriter, r *http.Request) {
+	hdr := iw.Header()
+	head := r.Method == http.MethodHead
+	v := h.examine(hdr, iw.held(), iw.tooLarge, head)
+	if h.report {
+		h.logReport(r, iw.status, hdr, v)
+		iw.flushHeld()
+		return
+	}
+	if v.passes() {
+		iw.flushHeld()
+		return
+	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	body, rid := h.envelopeFor(iw.status, hdr, v.words, repl, false)
+	if c := h.logger.Check(zapcore.DebugLevel, "rewrote error response"); c != nil {
+		c.Write(zap.Int("status", iw.status), zap.String("reason", v.reason),
+			zap.ByteString("error_code", codeOf(body)),
+			zap.String("upstream_content_type", hdr.Get("Content-Type")),
+			zap.Int("upstream_size", v.size))
+	}
+	iw.dropHeld()
+	h.writeRewrite(iw.ResponseWriter, r, iw.status, body, rid)
+}
+
+// examine decides whether a held error response conforms (§3) and, when
+// it does not, what the upstream said in it (§4.1).
+func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) verdict {
+	if tooLarge {
+		return verdict{reason: reasonTooLarge}
+	}
+	mt := mediaType(hdr.Get("Content-Type"))
+	isJSON := mt == "application/json"
+	if head {
+		if isJSON || isJSONType(mt) {
+			return verdict{reason: reasonHead}
+		}
+		return verdict{reason: reasonNotJSON}
+	}
+	if ce := hdr.Get("Content-Encoding"); ce != "" {
+		decoded, err := decodeBody(body, ce, h.maxBody)
+		switch {
+		case errors.Is(err, errTooLarge):
+			return verdict{reason: reasonTooLarge}
+		case err != nil:
+			return verdict{reason: reasonBadEncoding}
+		}
+		body = decoded
+	}
+	v := verdict{size: len(body)}
+	if len(bytes.TrimSpace(body)) == 0 {
+		v.reason = reasonEmpty
+		return v
+	}
+	switch {
+	case isJSON || isJSONType(mt):
+		obj, isObject, err := parseObject(body)
+		switch {
+		case err != nil:
+			v.reason = reasonInvalidJSON
+			return v
+		case !isObject:
+			v.reason = reasonNotObject
+			return v
+		}
+		v.words = wordsFromJSON(obj)
+		if !isJSON {
+			v.reason = reasonNotJSON
+			return v
+		}
+		msg, _ := obj.str("error_msg")
+		code, _ := obj.str("error_code")
+		switch {
+		case msg == "" || code == "":
+			v.reason = reasonMissingFields
+		case h.codeRE != nil && !h.codeRE.MatchString(code):
+			v.reason = reasonCodePattern
+		default:
+			v.reason = reasonConforming
+		}
+		return v
+	case mt == "text/plain":
+		v.reason = reasonNotJSON
+		// A JSON error sent as text/plain still says what it means.
+		if t := bytes.TrimSpace(body); t[0] == '{' {
+			if obj, isObject, err := parseObject(t); err == nil && isObject {
+				v.words = wordsFromJSON(obj)
+				return v
+			}
+		}
+		v.words = wordsFromText(body)
+		return v
+	}
+	// HTML, XML and everything else: error pages carry stack traces and
+	// server banners, so nothing of them is used.
+	v.reason = reasonNotJSON
+	return v
+}
+
+// mediaType is the lower-cased type/subtype of a Content-Type value.
+func mediaType(ct string) string {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	for i := 0; i < len(ct); i++ {
+		if c := ct[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(ct)
+		}
+	}
+	return ct
+}
+
+// isJSONType reports JSON media types other than application/json
+// (application/problem+json, application/vnd.api+json, text/json, …).
+func isJSONType(mt string) bool {
+	return strings.HasSuffix(mt, "+json") || strings.HasSuffix(mt, "/json")
+}
+
+// envelopeFor returns the envelope body for status and, when request_id
+// is on, the request ID it carries. gateway marks errors that the gateway
+// raised itself.
+func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, repl *caddy.Replacer, gateway bool) ([]byte, string) {
+	var rid string
+	if h.RequestID != "" {
+		if !gateway {
+			rid = hdr.Get("X-Request-Id")
+		}
+		if rid == "" {
+			rid = h.requestID.render(repl)
+		}
+	}
+	if up == (upstreamWords{}) && rid == "" && status >= minStatus && status <= maxStatus {
+		if static := h.static[status-minStatus]; static != nil {
+			return static, ""
+		}
+	}
+	e := h.choose(status, up, repl)
+	e.requestID = rid
+	return h.appendEnvelope(make([]byte, 0, 128), e, repl), rid
+}
+
+// writeRewrite sends an envelope with the headers of §2: the status and
+// every header kept but those that describe the replaced body.
+func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status int, body []byte, requestID string) {
+	hdr := w.Header()
+	for _, k := range bodyHeaders {
+		delete(hdr, k)
+	}
+	hdr.Set("Content-Type", jsonContentType)
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	if requestID != "" {
+		hdr.Set("X-Request-Id", requestID)
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// codeOf pulls error_code back out of an envelope this handler encoded,
+// for the log line, without decoding it.
+func codeOf(envelope []byte) []byte {
+	_, rest, _ := bytes.Cut(envelope, []byte(`,"error_code":"`))
+	for i := 0; i < len(rest); i++ {
+		switch rest[i] {
+		case '\\':
+			i++
+		case '"':
+			return rest[:i]
+		}
+	}
+	return rest
+}
+
+func (h *Handler) logGateway(r *http.Request, status int, err error, outcome string) {
+	if c := h.logger.Check(zapcore.ErrorLevel, "gateway error"); c != nil {
+		c.Write(zap.Int("status", status), zap.String("outcome", outcome),
+			zap.String("method", r.Method), zap.String("uri", r.RequestURI), zap.Error(err))
+	}
+}
+
+func (h *Handler) logReport(r *http.Request, status int, hdr http.Header, v verdict) {
+	level, msg := zapcore.InfoLevel, "would rewrite error response"
+	if v.passes() {
+		level, msg = zapcore.DebugLevel, "error response conforms"
+	}
+	if c := h.logger.Check(level, msg); c != nil {
+		c.Write(zap.Int("status", status), zap.String("reason", v.reason),
+			zap.String("upstream_content_type", hdr.Get("Content-Type")),
+			zap.Int("upstream_size", v.size), zap.String("uri", r.RequestURI))
+	}
+}
+
+// The states of an interceptWriter.
+const (
+	stateIdle = iota // nothing written yet
+	statePass        // status not examined: everything goes straight through
+	stateHold        // examined status: the response is held until judged
+)
+
+// interceptWriter holds examined error responses (up to max_body bytes)
+// and passes every other response straight to the client. The header map
+// is the real one, shared, so passing costs nothing.
+type interceptWriter struct {
+	http.ResponseWriter
+	h        *Handler
+	r        *http.Request
+	state    int
+	status   int
+	buf      *bytes.Buffer
+	tooLarge bool // held body passed max_body; its bytes are discarded
+}
+
+var writerPool = sync.Pool{New: func() any { return new(interceptWriter) }}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (iw *interceptWriter) release() {
+	iw.dropHeld()
+	*iw = interceptWriter{}
+	writerPool.Put(iw)
+}
+
+// WriteHeader decides, on the status alone, whether the response streams
+// or is held. This is the only work a non-error response pays for.
+func (iw *interceptWriter) WriteHeader(status int) {
+	if iw.state != stateIdle {
+		if iw.state == statePass {
+			iw.ResponseWriter.WriteHeader(status) // let net/http report it
+		}
+		return
+	}
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		iw.ResponseWriter.WriteHeader(status) // 103 Early Hints and friends
+		return
+	}
+	if !iw.h.statuses.has(status) {
+		iw.state = statePass
+		iw.ResponseWriter.WriteHeader(status)
+		return
+	}
+	iw.state, iw.status = stateHold, status
+	if cl := iw.Header().Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > int64(iw.h.maxBody) {
+			iw.overflow()
+		}
+	}
+}
+
+func (iw *interceptWriter) Write(p []byte) (int, error) {
+	if iw.state == stateIdle {
+		iw.WriteHeader(http.StatusOK)
+	}
+	if iw.state == statePass {
+		return iw.ResponseWriter.Write(p)
+	}
+	if iw.tooLarge {
+		return len(p), nil
+	}
+	if iw.buf == nil {
+		iw.buf = bufPool.Get().(*bytes.Buffer)
+	}
+	if iw.buf.Len()+len(p) > iw.h.maxBody {
+		iw.overflow()
+		if iw.state == statePass {
+			return iw.ResponseWriter.Write(p)
+		}
+		return len(p), nil
+	}
+	return iw.buf.Write(p)
+}
+
+// overflow handles a held body that passes max_body. Rewrite mode stops
+// holding it; report mode, which must not change the response, logs the
+// verdict and lets the response stream on.
+func (iw *interceptWriter) overflow() {
+	if iw.h.report {
+		iw.h.logReport(iw.r, iw.status, iw.Header(), verdict{reason: reasonTooLarge})
+		iw.flushHeld()
+		return
+	}
+	iw.tooLarge = true
+	iw.dropHeld()
+}
+
+// held returns the body held so far.
+func (iw *interceptWriter) held() []byte {
+	if iw.buf == nil {
+		return nil
+	}
+	return iw.buf.Bytes()
+}
+
+// flushHeld writes the held response through unchanged and lets the rest
+// stream.
+func (iw *interceptWriter) flushHeld() {
+	if iw.state != stateHold {
+		return
+	}
+	iw.state = statePass
+	iw.ResponseWriter.WriteHeader(iw.status)
+	if body := iw.held(); len(body) > 0 {
+		_, _ = iw.ResponseWriter.Write(body)
+	}
+	iw.dropHeld()
+}
+
+// dropHeld forgets the held body.
+func (iw *interceptWriter) dropHeld() {
+	if iw.buf != nil {
+		iw.buf.Reset()
+		bufPool.Put(iw.buf)
+		iw.buf = nil
+	}
+}
+
+// ReadFrom keeps sendfile and friends for responses that stream.
+func (iw *interceptWriter) ReadFrom(src io.Reader) (int64, error) {
+	if iw.state == stateIdle {
+		iw.WriteHeader(http.StatusOK)
+	}
+	if iw.state == statePass {
+		if rf, ok := iw.ResponseWriter.(io.ReaderFrom); ok {
+			return rf.ReadFrom(src)
+		}
+		return io.Copy(iw.ResponseWriter, src)
+	}
+	return io.Copy(writerOnly{iw}, src)
+}
+
+type writerOnly struct{ io.Writer }
+
+// FlushError flushes streaming responses; a held response is not flushed
+// (http.ResponseController finds this method first).
+func (iw *interceptWriter) FlushError() error {
+	if iw.state == stateIdle {
+		iw.WriteHeader(http.StatusOK)
+	}
+	if iw.state == stateHold {
+		return nil
+	}
+	return http.NewResponseController(iw.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher for handlers that assert it directly.
+func (iw *interceptWriter) Flush() { _ = iw.FlushError() }
+
+// Hijack hands the connection over (websocket upgrades). A hijacked
+// response is no longer ours to change.
+func (iw *interceptWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	iw.state = statePass
+	iw.dropHeld()
+	return http.NewResponseController(iw.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the real writer's other
+// methods (deadlines, full duplex).
+func (iw *interceptWriter) Unwrap() http.ResponseWriter { return iw.ResponseWriter }
