@@ -193,9 +193,11 @@ func isNumber(raw json.RawMessage) bool {
 const maxTextMessage = 256
 
 // wordsFromText takes a short, single-line plain-text body as the message.
+// Markup sent as text/plain (an error page mislabelled, as Caddy's own
+// respond does by default) is still a page, not a message.
 func wordsFromText(body []byte) upstreamWords {
 	t := bytes.TrimSpace(body)
-	if len(t) == 0 || len(t) > maxTextMessage || bytes.IndexByte(t, '\n') >= 0 || bytes.IndexByte(t, '\r') >= 0 {
+	if len(t) == 0 || len(t) > maxTextMessage || t[0] == '<' || bytes.IndexByte(t, '\n') >= 0 || bytes.IndexByte(t, '\r') >= 0 {
 		return upstreamWords{}
 	}
 	return upstreamWords{msg: string(t)}

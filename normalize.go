@@ -260,9 +260,11 @@ func mediaType(ct string) string {
 }
 
 // isJSONType reports JSON media types other than application/json
-// (application/problem+json, application/vnd.api+json, text/json, …).
+// (application/problem+json, application/vnd.api+json, text/json,
+// application/x-amz-json-1.1, …).
 func isJSONType(mt string) bool {
-	return strings.HasSuffix(mt, "+json") || strings.HasSuffix(mt, "/json")
+	_, sub, _ := strings.Cut(mt, "/")
+	return sub == "json" || strings.HasSuffix(sub, "+json") || strings.Contains(sub, "-json") // application/x-amz-json-1.1
 }
 
 // envelopeFor returns the envelope body for status and, when request_id

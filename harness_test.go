@@ -1,0 +1,435 @@
+package errenvelope
+
+// The integration harness: one real Caddy, in-process through caddytest,
+// in front of real upstream HTTP servers on loopback. Each test row names
+// the reply its upstream sends; the upstream looks the reply up by path.
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/andybalholm/brotli"
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+const gatewayAddr = "http://127.0.0.1:9080"
+
+// reply is what an upstream sends for one test row.
+type reply struct {
+	status int
+	header map[string]string
+	body   string
+	coding string        // gzip, deflate, br or zstd: body goes out compressed with this Content-Encoding
+	delay  time.Duration // before the status line
+}
+
+var (
+	upstream     *httptest.Server
+	closedAddr   string // a loopback port nothing listens on
+	repliesMu    sync.Mutex
+	replies      = map[string]reply{}
+	gatewayOnce  sync.Once
+	gatewayReady bool
+)
+
+func TestMain(m *testing.M) {
+	upstream = httptest.NewServer(http.HandlerFunc(serveReply))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	closedAddr = ln.Addr().String()
+	ln.Close()
+	code := m.Run()
+	upstream.Close()
+	os.Exit(code)
+}
+
+// serveReply answers /r/<name> with the reply registered under name.
+func serveReply(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/r/")
+	repliesMu.Lock()
+	rep, ok := replies[name]
+	repliesMu.Unlock()
+	if !ok {
+		http.Error(w, "test upstream: no reply named "+name, http.StatusTeapot)
+		return
+	}
+	if rep.delay > 0 {
+		select {
+		case <-time.After(rep.delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	body := []byte(rep.body)
+	if rep.coding != "" {
+		body = compress(rep.coding, body)
+		w.Header().Set("Content-Encoding", rep.coding)
+	}
+	for k, v := range rep.header {
+		w.Header().Set(k, v)
+	}
+	if _, set := rep.header["Content-Length"]; !set && rep.header["Content-Type"] != "none" {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	}
+	if rep.header["Content-Type"] == "none" {
+		w.Header()["Content-Type"] = nil // no Content-Type at all, not even sniffed
+	}
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(body)
+}
+
+// path registers rep under a name derived from the row's name and returns
+// the upstream path that serves it.
+func path(name string, rep reply) string {
+	key := strings.NewReplacer(" ", "-", "/", "-", "?", "", "#", "").Replace(strings.TrimPrefix(name, "/"))
+	repliesMu.Lock()
+	replies[key] = rep
+	repliesMu.Unlock()
+	return "/r/" + key
+}
+
+func compress(coding string, body []byte) []byte {
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch coding {
+	case "gzip":
+		w = gzip.NewWriter(&buf)
+	case "deflate":
+		w = zlib.NewWriter(&buf)
+	case "br":
+		w = brotli.NewWriter(&buf)
+	case "zstd":
+		w, _ = zstd.NewWriter(&buf)
+	default:
+		return body // an unknown coding: sent as is, labelled anyway
+	}
+	_, _ = w.Write(body)
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+// gatewayConfig is the Caddyfile every integration test runs: one route
+// per handler configuration under test, named by its path prefix.
+const gatewayConfig = `{
+	skip_install_trust
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+}
+
+(mapped) {
+	error_envelope {
+		map_code FST_ERR_VALIDATION IAM.0011 "Request body is invalid."
+		map_code NOT_FOUND APIG.0404
+		map_code invalid_grant IAM.0103 "Token refresh failed."
+		map_code ResourceNotFoundException APIG.0102 "Resource not found."
+		map_status 4xx APIG.0400
+		map_status 404 APIG.0101 "API not found."
+		map_status 429 APIG.0308 "Too many requests."
+		map_status 410-419 APIG.0410
+		map_status 415-424 APIG.0415
+		map_status 5xx APIG.0200
+		map_status 502 APIG.0201 "Backend unavailable."
+		map_status 504 APIG.0201 "Backend timeout."
+	}
+}
+
+http://127.0.0.1:9080 {
+	handle_path /default/* {
+		error_envelope
+		reverse_proxy UPSTREAM
+	}
+	handle_path /mapped/* {
+		import mapped
+		reverse_proxy UPSTREAM
+	}
+	handle_path /mapped-down/* {
+		import mapped
+		reverse_proxy CLOSED
+	}
+	handle_path /mapped-slow/* {
+		import mapped
+		reverse_proxy UPSTREAM {
+			transport http {
+				response_header_timeout 300ms
+			}
+		}
+	}
+	handle_path /pattern/* {
+		error_envelope {
+			code_pattern ^[A-Z]+\.\d{4}$
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /msg5xx/* {
+		error_envelope {
+			upstream_message 5xx
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /msgall/* {
+		error_envelope {
+			upstream_message all
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /msgnone/* {
+		error_envelope {
+			upstream_message none
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /rid/* {
+		error_envelope {
+			request_id
+			map_status 404 GATEWAY.0404 "No route for {http.request.method} {http.request.uri.path}."
+			field path {http.request.uri.path}
+			field service orders
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /small/* {
+		error_envelope {
+			max_body 1KiB
+			max_message 16
+			upstream_message all
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /down/* {
+		error_envelope
+		reverse_proxy CLOSED
+	}
+	handle_path /slow/* {
+		error_envelope
+		reverse_proxy UPSTREAM {
+			transport http {
+				response_header_timeout 300ms
+			}
+		}
+	}
+	handle_path /error/* {
+		error_envelope
+		error "database at 10.1.2.3:5432 refused the login of admin" 503
+	}
+	handle_path /respond/* {
+		error_envelope
+		respond "<html><body><h1>Gone</h1><p>served by respond</p></body></html>" 410
+	}
+	handle_path /only5xx/* {
+		error_envelope {
+			statuses 5xx
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /report/* {
+		error_envelope {
+			mode report
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /report-down/* {
+		error_envelope {
+			mode report
+		}
+		reverse_proxy CLOSED
+	}
+	handle_path /untouched-down/* {
+		error_envelope {
+			gateway_errors off
+		}
+		reverse_proxy CLOSED
+	}
+	handle_path /encoded/* {
+		encode gzip
+		error_envelope
+		reverse_proxy UPSTREAM
+	}
+	handle_errors {
+		respond "handle_errors saw {err.status_code}" {err.status_code}
+	}
+}
+`
+
+// startGateway loads the gateway configuration into the in-process Caddy.
+func startGateway(t *testing.T) {
+	t.Helper()
+	cfg := strings.NewReplacer("UPSTREAM", upstream.Listener.Addr().String(), "CLOSED", closedAddr).Replace(gatewayConfig)
+	tester := caddytest.NewTester(t)
+	// caddytest skips a test whose Caddy cannot start; here that is a failure.
+	t.Cleanup(func() {
+		if t.Skipped() {
+			t.Errorf("the in-process Caddy did not start")
+		}
+	})
+	tester.InitServer(cfg, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// client talks to the gateway without transparent decompression, so
+// tests see the headers and bytes that Caddy sent.
+var client = &http.Client{
+	Transport: &http.Transport{DisableCompression: true, DisableKeepAlives: false},
+	Timeout:   10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	},
+}
+
+// row is one integration case: a request through a route of the gateway,
+// the reply of its upstream, and what the client must get.
+type row struct {
+	name   string
+	route  string // path prefix of the gateway route, e.g. "/default"
+	method string // GET when empty
+	header map[string]string
+	reply  reply
+
+	wantStatus int
+	wantBody   string            // exact body
+	wantHeader map[string]string // "" means the header must be absent
+	// the body is a rewritten envelope: also check its Content-Type and
+	// Content-Length and decode it strictly
+	envelope bool
+	// members the strict decode must find besides error_msg and error_code
+	extraMembers []string
+}
+
+func (rw row) run(t *testing.T) {
+	t.Helper()
+	method := rw.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequest(method, gatewayAddr+rw.route+path(rw.route+"-"+rw.name, rw.reply), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range rw.header {
+		req.Header.Set(k, v)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != rw.wantStatus {
+		t.Errorf("status = %d, want %d", res.StatusCode, rw.wantStatus)
+	}
+	if string(body) != rw.wantBody {
+		t.Errorf("body =\n%q\nwant\n%q", body, rw.wantBody)
+	}
+	for k, v := range rw.wantHeader {
+		if got := res.Header.Values(k); v == "" && len(got) > 0 {
+			t.Errorf("header %s = %q, want it absent", k, got)
+		} else if v != "" && strings.Join(got, ", ") != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+	if rw.envelope {
+		if ct := res.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+			t.Errorf("Content-Type = %q, want application/json; charset=utf-8", ct)
+		}
+		if ce := res.Header.Get("Content-Encoding"); ce != "" {
+			t.Errorf("Content-Encoding = %q on a rewritten envelope", ce)
+		}
+		wantLen := len(rw.wantBody)
+		if method != http.MethodHead {
+			checkEnvelope(t, body, rw.extraMembers...)
+		} else {
+			wantLen = -1 // checked by the row's own wantHeader
+		}
+		if wantLen >= 0 && res.Header.Get("Content-Length") != fmt.Sprint(wantLen) {
+			t.Errorf("Content-Length = %q, want %d", res.Header.Get("Content-Length"), wantLen)
+		}
+	}
+}
+
+// checkEnvelope decodes body strictly: one JSON object, nothing after it,
+// error_msg and error_code non-empty strings, and exactly the members
+// named besides them, all strings.
+func checkEnvelope(t *testing.T, body []byte, extra ...string) map[string]string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var members map[string]any
+	if err := dec.Decode(&members); err != nil {
+		t.Fatalf("envelope %q does not decode: %v", body, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		t.Fatalf("envelope %q has bytes after the object", body)
+	}
+	want := append([]string{"error_msg", "error_code"}, extra...)
+	if len(members) != len(want) {
+		t.Fatalf("envelope %q has members %v, want exactly %v", body, keys(members), want)
+	}
+	out := map[string]string{}
+	for _, k := range want {
+		s, ok := members[k].(string)
+		if !ok {
+			t.Fatalf("envelope %q: member %s is %T, want a string", body, k, members[k])
+		}
+		if (k == "error_msg" || k == "error_code") && s == "" {
+			t.Fatalf("envelope %q: %s is empty", body, k)
+		}
+		out[k] = s
+	}
+	return out
+}
+
+func keys(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+// env is the exact envelope this handler writes for msg and code.
+func env(msg, code string) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct {
+		Msg  string `json:"error_msg"`
+		Code string `json:"error_code"`
+	}{msg, code})
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// get fetches a gateway path and returns the response and its body.
+func get(t *testing.T, p string) (*http.Response, []byte) {
+	t.Helper()
+	res, err := client.Get(gatewayAddr + p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, body
+}
