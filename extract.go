@@ -126,7 +126,7 @@ func isPlausibleCode(s string) bool {
 // that gateways commonly front (see the README's table).
 func wordsFromJSON(o jsonObject) upstreamWords {
 	var w upstreamWords
-	nested := o.object("error")   // Google, Azure, OData, nested envelope
+	nested := o.object("error")      // Google, Azure, OData, nested envelope
 	first := o.firstObject("errors") // JSON:API, GraphQL
 	w.errorCode = o.code("error_code")
 	if w.errorCode == "" && nested != nil {
