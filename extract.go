@@ -42,6 +42,37 @@ func (e jsonError) Error() string { return string(e) }
 
 const errInvalidJSON = jsonError("invalid JSON")
 
+// hasDuplicateKey reports whether the top-level object in body has key
+// more than once. Decoders disagree on which one wins, so such an
+// envelope means different things to different clients.
+func hasDuplicateKey(body []byte, key string) bool {
+	quoted := `"` + key + `"`
+	if bytes.Count(body, []byte(quoted)) < 2 {
+		return false // the common case: no second occurrence anywhere
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if k, _ := tok.(string); k == key {
+			if seen++; seen > 1 {
+				return true
+			}
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
+}
+
 // str returns the member key when it is a JSON string.
 func (o jsonObject) str(key string) (string, bool) {
 	raw, found := o[key]

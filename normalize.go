@@ -20,17 +20,19 @@ import (
 
 // Why a response was passed or rewritten: the `reason` of logs and metrics.
 const (
-	reasonConforming    = "conforming"     // already the envelope: passed byte for byte
-	reasonHead          = "head_json"      // HEAD with a JSON Content-Type: nothing to judge, passed
-	reasonNotJSON       = "not_json"       // media type is not application/json
-	reasonEmpty         = "empty"          // no body at all
-	reasonInvalidJSON   = "invalid_json"   // not valid JSON (truncated, trailing bytes, too deep, …)
-	reasonNotObject     = "not_object"     // valid JSON, but not an object
-	reasonMissingFields = "missing_fields" // error_code / error_msg absent, empty or not strings
-	reasonCodePattern   = "code_pattern"   // error_code does not match code_pattern
-	reasonTooLarge      = "too_large"      // body (encoded or decoded) over max_body
-	reasonBadEncoding   = "bad_encoding"   // unknown or corrupt Content-Encoding
-	reasonGatewayError  = "gateway_error"  // the wrapped handler returned an error
+	reasonConforming    = "conforming"       // already the envelope: passed byte for byte
+	reasonHead          = "head_json"        // HEAD with a JSON Content-Type: nothing to judge, passed
+	reasonNotJSON       = "not_json"         // media type is not application/json
+	reasonEmpty         = "empty"            // no body at all
+	reasonInvalidJSON   = "invalid_json"     // not valid JSON (truncated, trailing bytes, too deep, …)
+	reasonNotObject     = "not_object"       // valid JSON, but not an object
+	reasonMissingFields = "missing_fields"   // error_code / error_msg absent, empty or not strings
+	reasonCodePattern   = "code_pattern"     // error_code does not match code_pattern
+	reasonTooLarge      = "too_large"        // body (encoded or decoded) over max_body
+	reasonBadEncoding   = "bad_encoding"     // unknown or corrupt Content-Encoding
+	reasonGatewayError  = "gateway_error"    // the wrapped handler returned an error
+	reasonStream        = "stream"           // a streamed error (Incremental: ?1, SSE): passed unheld
+	reasonDuplicate     = "duplicate_fields" // error_code or error_msg appears twice: clients would disagree
 )
 
 // Headers that describe the upstream's body, and are wrong for the envelope.
@@ -221,6 +223,8 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 		switch {
 		case msg == "" || code == "":
 			v.reason = reasonMissingFields
+		case hasDuplicateKey(body, "error_msg") || hasDuplicateKey(body, "error_code"):
+			v.reason = reasonDuplicate
 		case h.codeRE != nil && !h.codeRE.MatchString(code):
 			v.reason = reasonCodePattern
 		default:
@@ -243,6 +247,11 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 	// server banners, so nothing of them is used.
 	v.reason = reasonNotJSON
 	return v
+}
+
+// isStream reports a response that asks intermediaries not to hold it.
+func isStream(hdr http.Header) bool {
+	return hdr.Get("Incremental") == "?1" || mediaType(hdr.Get("Content-Type")) == "text/event-stream"
 }
 
 // mediaType is the lower-cased type/subtype of a Content-Type value.
@@ -330,6 +339,13 @@ func (h *Handler) logGateway(r *http.Request, status int, err error, outcome str
 	}
 }
 
+func (h *Handler) logStream(r *http.Request, status int, hdr http.Header) {
+	if c := h.logger.Check(zapcore.DebugLevel, "streamed error response passed"); c != nil {
+		c.Write(zap.Int("status", status), zap.String("reason", reasonStream),
+			zap.String("upstream_content_type", hdr.Get("Content-Type")), zap.String("uri", r.RequestURI))
+	}
+}
+
 func (h *Handler) logReport(r *http.Request, status int, hdr http.Header, v verdict) {
 	level, msg := zapcore.InfoLevel, "would rewrite error response"
 	if v.passes() {
@@ -387,6 +403,14 @@ func (iw *interceptWriter) WriteHeader(status int) {
 	}
 	if !iw.h.statuses.has(status) {
 		iw.state = statePass
+		iw.ResponseWriter.WriteHeader(status)
+		return
+	}
+	if isStream(iw.Header()) {
+		// An error that streams (Incremental: ?1, text/event-stream) is
+		// never held: holding it would stall the stream.
+		iw.state = statePass
+		iw.h.logStream(iw.r, status, iw.Header())
 		iw.ResponseWriter.WriteHeader(status)
 		return
 	}

@@ -5,7 +5,9 @@
 #   make -f xcaddy.mk test    the test command of the README
 #
 # CADDY_VERSION pins the Caddy release built into ./caddy; keep it equal to
-# the caddy/v2 version in go.mod.
+# the caddy/v2 version in go.mod. The module is named with a placeholder
+# version (@v0.0.0) so that xcaddy takes it from this folder and never asks
+# the module proxy for an unpublished "latest".
 
 CADDY_VERSION  ?= v2.11.9
 XCADDY_VERSION ?= v0.4.5
@@ -21,7 +23,7 @@ XCADDY         := $(or $(shell command -v xcaddy 2>/dev/null),$(GOBIN)/xcaddy)
 build: caddy
 
 caddy: $(wildcard *.go) go.mod go.sum | xcaddy
-	$(XCADDY) build $(CADDY_VERSION) --output ./caddy --with $(MODULE)=.
+	$(XCADDY) build $(CADDY_VERSION) --output ./caddy --with $(MODULE)@v0.0.0=.
 
 xcaddy:
 	@test -x "$(XCADDY)" || go install github.com/caddyserver/xcaddy/cmd/xcaddy@$(XCADDY_VERSION)
