@@ -41,6 +41,7 @@ var (
 	closedAddr   string // a loopback port nothing listens on
 	repliesMu    sync.Mutex
 	replies      = map[string]reply{}
+	specials     = map[string]http.HandlerFunc{}
 	gatewayOnce  sync.Once
 	gatewayReady bool
 )
@@ -58,8 +59,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// serveReply answers /r/<name> with the reply registered under name.
+// serveReply answers /r/<name> with the reply registered under name, and
+// /s/<name> with the handler registered by special.
 func serveReply(w http.ResponseWriter, r *http.Request) {
+	if name, ok := strings.CutPrefix(r.URL.Path, "/s/"); ok {
+		repliesMu.Lock()
+		fn := specials[name]
+		repliesMu.Unlock()
+		if fn == nil {
+			http.Error(w, "test upstream: no handler named "+name, http.StatusTeapot)
+			return
+		}
+		fn(w, r)
+		return
+	}
 	name := strings.TrimPrefix(r.URL.Path, "/r/")
 	repliesMu.Lock()
 	rep, ok := replies[name]
@@ -101,6 +114,15 @@ func path(name string, rep reply) string {
 	replies[key] = rep
 	repliesMu.Unlock()
 	return "/r/" + key
+}
+
+// special registers an upstream handler for behaviour a reply cannot
+// describe (streams, upgrades, broken connections) and returns its path.
+func special(name string, fn http.HandlerFunc) string {
+	repliesMu.Lock()
+	specials[name] = fn
+	repliesMu.Unlock()
+	return "/s/" + name
 }
 
 func compress(coding string, body []byte) []byte {
