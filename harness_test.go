@@ -34,11 +34,14 @@ type reply struct {
 	body   string
 	coding string        // gzip, deflate, br or zstd: body goes out compressed with this Content-Encoding
 	delay  time.Duration // before the status line
+	// chunked sends the body without Content-Length, in two flushed writes
+	chunked bool
 }
 
 var (
 	upstream     *httptest.Server
 	closedAddr   string // a loopback port nothing listens on
+	logFile      string // Caddy's log, as JSON lines
 	repliesMu    sync.Mutex
 	replies      = map[string]reply{}
 	specials     = map[string]http.HandlerFunc{}
@@ -54,8 +57,14 @@ func TestMain(m *testing.M) {
 	}
 	closedAddr = ln.Addr().String()
 	ln.Close()
+	dir, err := os.MkdirTemp("", "errenvelope-test")
+	if err != nil {
+		panic(err)
+	}
+	logFile = dir + "/caddy.log"
 	code := m.Run()
 	upstream.Close()
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -96,13 +105,18 @@ func serveReply(w http.ResponseWriter, r *http.Request) {
 	for k, v := range rep.header {
 		w.Header().Set(k, v)
 	}
-	if _, set := rep.header["Content-Length"]; !set && rep.header["Content-Type"] != "none" {
+	if _, set := rep.header["Content-Length"]; !set && !rep.chunked {
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	}
 	if rep.header["Content-Type"] == "none" {
 		w.Header()["Content-Type"] = nil // no Content-Type at all, not even sniffed
 	}
 	w.WriteHeader(rep.status)
+	if rep.chunked && len(body) > 1 {
+		_, _ = w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		body = body[len(body)/2:]
+	}
 	_, _ = w.Write(body)
 }
 
@@ -153,6 +167,11 @@ const gatewayConfig = `{
 	http_port 9080
 	https_port 9443
 	grace_period 1ns
+	log {
+		output file LOGFILE
+		format json
+		level DEBUG
+	}
 }
 
 (mapped) {
@@ -292,7 +311,7 @@ http://127.0.0.1:9080 {
 // startGateway loads the gateway configuration into the in-process Caddy.
 func startGateway(t *testing.T) {
 	t.Helper()
-	cfg := strings.NewReplacer("UPSTREAM", upstream.Listener.Addr().String(), "CLOSED", closedAddr).Replace(gatewayConfig)
+	cfg := strings.NewReplacer("UPSTREAM", upstream.Listener.Addr().String(), "CLOSED", closedAddr, "LOGFILE", logFile).Replace(gatewayConfig)
 	tester := caddytest.NewTester(t)
 	// caddytest skips a test whose Caddy cannot start; here that is a failure.
 	t.Cleanup(func() {
