@@ -374,13 +374,18 @@ type interceptWriter struct {
 	r        *http.Request
 	state    int
 	status   int
-	buf      *bytes.Buffer
-	tooLarge bool // held body passed max_body; its bytes are discarded
+	buf      *[]byte // the held body, from bufPool
+	tooLarge bool    // held body passed max_body; its bytes are discarded
 }
 
 var writerPool = sync.Pool{New: func() any { return new(interceptWriter) }}
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// bufPool recycles held-body buffers. Buffers that grew past
+// maxPooledBuf are left to the garbage collector, so a burst of large
+// errors does not pin memory afterwards.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledBuf = 256 << 10
 
 func (iw *interceptWriter) release() {
 	iw.dropHeld()
@@ -433,16 +438,25 @@ func (iw *interceptWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if iw.buf == nil {
-		iw.buf = bufPool.Get().(*bytes.Buffer)
+		iw.buf = bufPool.Get().(*[]byte)
 	}
-	if iw.buf.Len()+len(p) > iw.h.maxBody {
+	b := *iw.buf
+	need := len(b) + len(p)
+	if need > iw.h.maxBody {
 		iw.overflow()
 		if iw.state == statePass {
 			return iw.ResponseWriter.Write(p)
 		}
 		return len(p), nil
 	}
-	return iw.buf.Write(p)
+	if need > cap(b) {
+		// Grow as append would, but never past max_body.
+		nb := make([]byte, len(b), min(max(2*cap(b), need), iw.h.maxBody))
+		copy(nb, b)
+		b = nb
+	}
+	*iw.buf = append(b, p...)
+	return len(p), nil
 }
 
 // overflow handles a held body that passes max_body. Rewrite mode stops
@@ -463,7 +477,7 @@ func (iw *interceptWriter) held() []byte {
 	if iw.buf == nil {
 		return nil
 	}
-	return iw.buf.Bytes()
+	return *iw.buf
 }
 
 // flushHeld writes the held response through unchanged and lets the rest
@@ -483,8 +497,10 @@ func (iw *interceptWriter) flushHeld() {
 // dropHeld forgets the held body.
 func (iw *interceptWriter) dropHeld() {
 	if iw.buf != nil {
-		iw.buf.Reset()
-		bufPool.Put(iw.buf)
+		if cap(*iw.buf) <= maxPooledBuf {
+			*iw.buf = (*iw.buf)[:0]
+			bufPool.Put(iw.buf)
+		}
 		iw.buf = nil
 	}
 }
