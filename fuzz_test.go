@@ -1,0 +1,149 @@
+package errenvelope
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// shapeSeeds are the upstream error shapes of SPEC §4.1, as Content-Type
+// and body, seeding every fuzz target.
+var shapeSeeds = []struct{ ct, body string }{
+	{ctJSON, exactEnvelope},
+	{ctJSON, `{"error_msg":"","error_code":"IAM.0011"}`},
+	{ctJSON, springBoot},
+	{ctJSON, `{"statusCode":400,"code":"FST_ERR_VALIDATION","error":"Bad Request","message":"body must have required property 'name'"}`},
+	{ctJSON, `{"detail":"Authentication credentials were not provided."}`},
+	{ctJSON, `{"detail":[{"type":"missing","loc":["body","name"],"msg":"Field required","input":{}}]}`},
+	{"application/problem+json", `{"type":"about:blank","title":"Out of credit","detail":"Balance is 30.","code":"CREDIT"}`},
+	{ctJSON, `{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}}`},
+	{ctJSON, `{"error":{"code":"ResourceNotFound","message":"The Resource 'vm1' was not found."}}`},
+	{ctJSON, `{"error":{"error_code":"IAM.0002","error_msg":"Token expired."}}`},
+	{ctJSON, `{"error":"invalid_grant","error_description":"Refresh token expired"}`},
+	{"application/vnd.api+json", `{"errors":[{"status":"422","code":"VALIDATION","title":"Invalid Attribute","detail":"Too short."}]}`},
+	{"application/x-amz-json-1.1", `{"__type":"com.amazonaws#ResourceNotFoundException","message":"Requested resource not found"}`},
+	{ctJSON, `{"errorCode":"E100","errorMessage":"Quantity must be positive."}`},
+	{ctText, "404 page not found\n"},
+	{"text/plain", stackTrace},
+	{"text/html", nginxHTML},
+	{"application/xml", `<Error><Code>NoSuchKey</Code></Error>`},
+	{"", ""},
+	{ctJSON, `[{"error_msg":"x","error_code":"Y"}]`},
+	{ctJSON, `{"error_msg":"x","error_code":"Y"}trailing`},
+	{ctJSON, "{\"message\":\"a\\u0000b\xff\"}"},
+	{ctJSON, `{"error_msg":"a","error_code":"B.1","error_msg":""}`},
+}
+
+// FuzzExamine: whatever the upstream sends, a passed response truly
+// conforms and a rewritten one is a valid envelope with clean strings.
+func FuzzExamine(f *testing.F) {
+	for _, s := range shapeSeeds {
+		f.Add(s.ct, "", []byte(s.body))
+	}
+	f.Add(ctJSON, "gzip", compress("gzip", []byte(exactEnvelope)))
+	f.Add(ctJSON, "br", compress("br", []byte(springBoot)))
+	f.Add(ctJSON, "deflate, gzip", compress("gzip", compress("deflate", []byte(springBoot))))
+	h := newTestHandler(f, &Handler{
+		UpstreamMessage: "all",
+		MapCode:         []CodeRule{{UpstreamCode: "NOT_FOUND", ErrorCode: "APIG.0404"}},
+		Fields:          []Field{{Name: "service", Value: "orders"}},
+		MaxBody:         64 << 10,
+	})
+	f.Fuzz(func(t *testing.T, ct, coding string, body []byte) {
+		hdr := http.Header{}
+		hdr.Set("Content-Type", ct)
+		if coding != "" {
+			hdr.Set("Content-Encoding", coding)
+		}
+		v := h.examine(hdr, body, false, false)
+		if v.passes() {
+			plain, err := decodeBody(body, coding, h.maxBody)
+			if err != nil {
+				t.Fatalf("passed a body that does not decode: %v", err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(plain, &m); err != nil {
+				t.Fatalf("passed a body that is not one JSON object: %v", err)
+			}
+			for _, k := range []string{"error_msg", "error_code"} {
+				if s, ok := m[k].(string); !ok || s == "" {
+					t.Fatalf("passed a body whose %s is %#v", k, m[k])
+				}
+			}
+			return
+		}
+		for _, status := range []int{400, 502} {
+			out, _ := h.envelopeFor(status, hdr, v.words, nil, false)
+			got := checkEnvelope(t, out, "service")
+			checkClean(t, got["error_msg"], h.maxMessage)
+		}
+	})
+}
+
+// FuzzExtract: message and code extraction never panics and yields
+// clean, bounded strings.
+func FuzzExtract(f *testing.F) {
+	for _, s := range shapeSeeds {
+		f.Add([]byte(s.body))
+	}
+	h := newTestHandler(f, &Handler{MaxMessage: 64})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var w upstreamWords
+		if obj, ok, err := parseObject(body); err == nil && ok {
+			w = wordsFromJSON(obj)
+		} else {
+			w = wordsFromText(body)
+		}
+		checkClean(t, h.cleanMessage(w.msg), h.maxMessage)
+		for _, c := range []string{w.code, w.errorCode} {
+			if c != "" && !isPlausibleCode(c) {
+				t.Fatalf("implausible code %q", c)
+			}
+		}
+	})
+}
+
+// FuzzAppendJSONString: the encoder's output always decodes back to the
+// input, with each invalid UTF-8 byte as U+FFFD.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote \" back \\ slash", "\x00\x1f\x7f", "\xff\xfe", "\u2028\u2029", "é中😀", "</script>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := appendJSONString(nil, s)
+		var back string
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("%q encoded as invalid JSON %q: %v", s, out, err)
+		}
+		if want := string([]rune(s)); back != want {
+			t.Fatalf("%q encoded as %q, decodes to %q", s, out, back)
+		}
+	})
+}
+
+// checkClean asserts what cleanMessage promises.
+func checkClean(t *testing.T, msg string, limit int) {
+	t.Helper()
+	if !utf8.ValidString(msg) {
+		t.Fatalf("message %q is not valid UTF-8", msg)
+	}
+	if n := utf8.RuneCountInString(msg); n > limit {
+		t.Fatalf("message has %d characters, over %d", n, limit)
+	}
+	prevSpace := true
+	for _, r := range msg {
+		if unicode.IsControl(r) {
+			t.Fatalf("message %q holds control character %U", msg, r)
+		}
+		space := unicode.IsSpace(r)
+		if space && (prevSpace || r != ' ') {
+			t.Fatalf("message %q has unfolded or surrounding space", msg)
+		}
+		prevSpace = space
+	}
+	if prevSpace && msg != "" {
+		t.Fatalf("message %q ends in space", msg)
+	}
+}
