@@ -173,6 +173,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unrecognized subdirective %q", opt)
 		}
 	}
+	// What only the whole block shows (duplicate rules, a code_pattern
+	// that a configured code fails) is checked here too, so that
+	// `caddy adapt` already reports it; Provision checks it again for
+	// JSON configs.
+	if err := h.compile(); err != nil {
+		return d.Errf("%v", err)
+	}
 	return nil
 }
 

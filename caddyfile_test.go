@@ -2,7 +2,6 @@ package errenvelope
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -55,9 +54,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		GatewayErrors:   boolPtr(false),
 		Mode:            "report",
 	}
-	if !reflect.DeepEqual(h, want) {
-		got, _ := json.MarshalIndent(h, "", "  ")
-		exp, _ := json.MarshalIndent(want, "", "  ")
+	// Compare what reaches the JSON config: the exported fields.
+	got, _ := json.MarshalIndent(h, "", "  ")
+	exp, _ := json.MarshalIndent(want, "", "  ")
+	if string(got) != string(exp) {
 		t.Fatalf("parsed\n%s\nwant\n%s", got, exp)
 	}
 
@@ -65,8 +65,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	if err := empty.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`error_envelope`)); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(empty, Handler{}) {
-		t.Fatalf("bare directive parsed to %+v, want the zero config", empty)
+	if got, _ := json.Marshal(empty); string(got) != "{}" {
+		t.Fatalf("bare directive parsed to %s, want the zero config", got)
 	}
 	var rid Handler
 	if err := rid.UnmarshalCaddyfile(caddyfile.NewTestDispenser("error_envelope {\n request_id {http.request.header.X-Trace}\n}")); err != nil {
@@ -102,6 +102,12 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"field without value", "error_envelope {\n\tfield service\n}", "field: want <name> <value>, got 1 arguments"},
 		{"request_id two values", "error_envelope {\n\trequest_id a b\n}", "request_id: want at most one value"},
 		{"code_prefix missing", "error_envelope {\n\tcode_prefix\n}", "code_prefix: want exactly one non-empty prefix"},
+		{"duplicate map_status", "error_envelope {\n\tmap_status 404 A.1\n\tmap_status 404 A.2\n}", "map_status 404: duplicate rule"},
+		{"duplicate map_code", "error_envelope {\n\tmap_code X A.1\n\tmap_code X A.2\n}", "map_code X: duplicate rule"},
+		{"duplicate field", "error_envelope {\n\tfield a 1\n\tfield a 2\n}", `field "a": name already used`},
+		{"field named like the envelope", "error_envelope {\n\tfield error_code x\n}", `field "error_code": name already used`},
+		{"code_pattern a configured code fails", "error_envelope {\n\tcode_pattern ^APIG\\.\\d{4}$\n\tcode_prefix APIG\n\tmap_status 404 NOTFOUND\n}", `rejects the configured map_status code "NOTFOUND"`},
+		{"code_pattern the fallback fails", "error_envelope {\n\tcode_pattern ^IAM\n}", `rejects the fallback code "GATEWAY.0400"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
