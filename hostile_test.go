@@ -256,4 +256,3 @@ func TestClientGoneWritesNothing(t *testing.T) {
 		})
 	}
 }
-
