@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -123,8 +124,9 @@ type Handler struct {
 	// static[status-400] is the whole envelope for responses that take
 	// nothing from the upstream, encoded once here; nil when the envelope
 	// depends on the request (placeholders, request IDs).
-	static [numStatus][]byte
-	logger *zap.Logger
+	static   [numStatus][]byte
+	logger   *zap.Logger
+	counters map[outcomeReason]prometheus.Counter
 }
 
 // StatusRule maps response statuses to an error code and, optionally, a
@@ -171,7 +173,10 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision compiles the configuration once; ServeHTTP only reads it.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	return h.compile()
+	if err := h.compile(); err != nil {
+		return err
+	}
+	return h.registerMetrics(ctx.GetMetricsRegistry())
 }
 
 func (h *Handler) compile() error {

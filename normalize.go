@@ -14,8 +14,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // Why a response was passed or rewritten: the `reason` of logs and metrics.
@@ -121,15 +119,16 @@ func statusOf(err error) int {
 func (h *Handler) handleError(iw *interceptWriter, r *http.Request, err error) error {
 	status := statusOf(err)
 	if h.report {
-		h.logGateway(r, status, err, "reported")
+		h.gatewayError(r, status, err, outcomeReported)
 		iw.flushHeld()
 		return err
 	}
 	if !h.gateway || !h.statuses.has(status) {
+		h.gatewayError(r, status, err, outcomePassed)
 		iw.dropHeld()
 		return err
 	}
-	h.logGateway(r, status, err, "gateway")
+	h.gatewayError(r, status, err, outcomeGateway)
 	iw.dropHeld()
 	hdr := iw.Header()
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
@@ -153,22 +152,18 @@ func (h *Handler) judge(iw *interceptWriter, r *http.Request) {
 	head := r.Method == http.MethodHead
 	v := h.examine(hdr, iw.held(), iw.tooLarge, head)
 	if h.report {
-		h.logReport(r, iw.status, hdr, v)
+		h.reported(r, iw.status, hdr, v)
 		iw.flushHeld()
 		return
 	}
 	if v.passes() {
+		h.passed(r, iw.status, hdr, v.reason)
 		iw.flushHeld()
 		return
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	body, rid := h.envelopeFor(iw.status, hdr, v.words, repl, false)
-	if c := h.logger.Check(zapcore.DebugLevel, "rewrote error response"); c != nil {
-		c.Write(zap.Int("status", iw.status), zap.String("reason", v.reason),
-			zap.ByteString("error_code", codeOf(body)),
-			zap.String("upstream_content_type", hdr.Get("Content-Type")),
-			zap.Int("upstream_size", v.size))
-	}
+	h.rewritten(r, iw.status, hdr, v, body)
 	iw.dropHeld()
 	h.writeRewrite(iw.ResponseWriter, r, iw.status, body, rid)
 }
@@ -332,32 +327,6 @@ func codeOf(envelope []byte) []byte {
 	return rest
 }
 
-func (h *Handler) logGateway(r *http.Request, status int, err error, outcome string) {
-	if c := h.logger.Check(zapcore.ErrorLevel, "gateway error"); c != nil {
-		c.Write(zap.Int("status", status), zap.String("outcome", outcome),
-			zap.String("method", r.Method), zap.String("uri", r.RequestURI), zap.Error(err))
-	}
-}
-
-func (h *Handler) logStream(r *http.Request, status int, hdr http.Header) {
-	if c := h.logger.Check(zapcore.DebugLevel, "streamed error response passed"); c != nil {
-		c.Write(zap.Int("status", status), zap.String("reason", reasonStream),
-			zap.String("upstream_content_type", hdr.Get("Content-Type")), zap.String("uri", r.RequestURI))
-	}
-}
-
-func (h *Handler) logReport(r *http.Request, status int, hdr http.Header, v verdict) {
-	level, msg := zapcore.InfoLevel, "would rewrite error response"
-	if v.passes() {
-		level, msg = zapcore.DebugLevel, "error response conforms"
-	}
-	if c := h.logger.Check(level, msg); c != nil {
-		c.Write(zap.Int("status", status), zap.String("reason", v.reason),
-			zap.String("upstream_content_type", hdr.Get("Content-Type")),
-			zap.Int("upstream_size", v.size), zap.String("uri", r.RequestURI))
-	}
-}
-
 // The states of an interceptWriter.
 const (
 	stateIdle = iota // nothing written yet
@@ -415,7 +384,11 @@ func (iw *interceptWriter) WriteHeader(status int) {
 		// An error that streams (Incremental: ?1, text/event-stream) is
 		// never held: holding it would stall the stream.
 		iw.state = statePass
-		iw.h.logStream(iw.r, status, iw.Header())
+		if iw.h.report {
+			iw.h.reported(iw.r, status, iw.Header(), verdict{reason: reasonStream})
+		} else {
+			iw.h.passed(iw.r, status, iw.Header(), reasonStream)
+		}
 		iw.ResponseWriter.WriteHeader(status)
 		return
 	}
@@ -464,7 +437,7 @@ func (iw *interceptWriter) Write(p []byte) (int, error) {
 // verdict and lets the response stream on.
 func (iw *interceptWriter) overflow() {
 	if iw.h.report {
-		iw.h.logReport(iw.r, iw.status, iw.Header(), verdict{reason: reasonTooLarge})
+		iw.h.reported(iw.r, iw.status, iw.Header(), verdict{reason: reasonTooLarge})
 		iw.flushHeld()
 		return
 	}

@@ -1,0 +1,134 @@
+package errenvelope
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+// benchWriter is the cheapest real ResponseWriter: it keeps headers and
+// discards the body, so a benchmark measures the handler, not the sink.
+type benchWriter struct {
+	header http.Header
+	status int
+	n      int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.header }
+func (w *benchWriter) WriteHeader(status int)      { w.status = status }
+func (w *benchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+func (w *benchWriter) reset() {
+	clear(w.header)
+	w.status, w.n = 0, 0
+}
+
+// upstreamLike answers as a backend would: headers, status, body in one
+// write (as reverse_proxy copies a small body).
+func upstreamLike(status int, header map[string]string, body []byte) caddyhttp.HandlerFunc {
+	cl := strconv.Itoa(len(body))
+	return func(w http.ResponseWriter, r *http.Request) error {
+		hdr := w.Header()
+		for k, v := range header {
+			hdr[k] = []string{v}
+		}
+		hdr["Content-Length"] = []string{cl}
+		w.WriteHeader(status)
+		_, err := w.Write(body)
+		return err
+	}
+}
+
+// benchPair runs next directly ("baseline") and behind the handler
+// ("error_envelope"), side by side in one run.
+func benchPair(b *testing.B, h *Handler, next caddyhttp.Handler) {
+	h.logger = zap.NewNop() // as in production at Caddy's default INFO level, minus the gateway error lines' I/O
+	req := httptest.NewRequest(http.MethodGet, "/api/orders/7", nil)
+	repl := caddyhttp.NewTestReplacer(req)
+	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+	w := &benchWriter{header: make(http.Header, 8)}
+	b.Run("baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w.reset()
+			if err := next.ServeHTTP(w, req); err != nil && !errors.Is(err, errBenchGateway) {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("error_envelope", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w.reset()
+			if err := h.ServeHTTP(w, req, next); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if w.status == 0 {
+			b.Fatal("nothing written")
+		}
+	})
+}
+
+var errBenchGateway = errors.New("dial tcp 127.0.0.1:8089: connect: connection refused")
+
+func BenchmarkPassthrough1KiB(b *testing.B) {
+	h := newTestHandler(b, &Handler{})
+	benchPair(b, h, upstreamLike(200, map[string]string{"Content-Type": "application/json"}, make([]byte, 1<<10)))
+}
+
+func BenchmarkPassthrough1MiB(b *testing.B) {
+	h := newTestHandler(b, &Handler{})
+	body := make([]byte, 1<<20)
+	chunk := 32 << 10 // as reverse_proxy copies
+	benchPair(b, h, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header()["Content-Type"] = []string{"application/octet-stream"}
+		w.WriteHeader(200)
+		for i := 0; i < len(body); i += chunk {
+			if _, err := w.Write(body[i : i+chunk]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func BenchmarkConformingPassthrough(b *testing.B) {
+	h := newTestHandler(b, &Handler{})
+	benchPair(b, h, upstreamLike(400, map[string]string{"Content-Type": "application/json"}, []byte(exactEnvelope)))
+}
+
+// html2KiB is a 2 KiB HTML error page, like nginx's or a framework's.
+var html2KiB = []byte("<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head><body>\n<h1>Not Found</h1>\n" +
+	strings.Repeat("<p>The requested URL was not found on this server.</p>\n", 35) + "</body></html>\n")
+
+func BenchmarkRewriteHTML404(b *testing.B) {
+	h := newTestHandler(b, &Handler{})
+	benchPair(b, h, upstreamLike(404, map[string]string{"Content-Type": "text/html"}, html2KiB[:2048]))
+}
+
+func BenchmarkRewriteSpring500(b *testing.B) {
+	h := newTestHandler(b, &Handler{})
+	body := []byte(`{"timestamp":"2024-05-01T10:00:00.000+00:00","status":500,"error":"Internal Server Error","message":"Connection refused: db:5432","path":"/api/orders/7"}`)
+	benchPair(b, h, upstreamLike(500, map[string]string{"Content-Type": "application/json"}, body))
+}
+
+func BenchmarkRewriteGzipJSON400(b *testing.B) {
+	h := newTestHandler(b, &Handler{})
+	body := compress("gzip", []byte(`{"statusCode":400,"code":"FST_ERR_VALIDATION","error":"Bad Request","message":"body must have required property 'name'"}`))
+	benchPair(b, h, upstreamLike(400, map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, body))
+}
+
+func BenchmarkGatewayError(b *testing.B) {
+	h := newTestHandler(b, &Handler{})
+	benchPair(b, h, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return caddyhttp.Error(http.StatusBadGateway, errBenchGateway)
+	}))
+}

@@ -1,0 +1,116 @@
+package errenvelope
+
+// Logs and metrics: what an operator sees of each examined response.
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// The outcome label of the metrics.
+const (
+	outcomePassed    = "passed"    // sent as the upstream wrote it
+	outcomeRewritten = "rewritten" // replaced by the envelope
+	outcomeGateway   = "gateway"   // an error the gateway raised, answered with the envelope
+	outcomeReported  = "reported"  // mode report: sent as is, counted with what rewrite would do
+)
+
+var allReasons = []string{
+	reasonConforming, reasonHead, reasonStream, reasonNotJSON, reasonEmpty, reasonInvalidJSON,
+	reasonNotObject, reasonMissingFields, reasonDuplicate, reasonCodePattern, reasonTooLarge,
+	reasonBadEncoding, reasonGatewayError,
+}
+
+// newResponsesCounter is the counter of examined responses. Every handler
+// of a config shares the one registered in that config's registry.
+func newResponsesCounter() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "http_error_envelope",
+		Name:      "responses_total",
+		Help:      "Error responses examined by error_envelope, by outcome (passed, rewritten, gateway, reported) and reason.",
+	}, []string{"outcome", "reason"})
+}
+
+type outcomeReason struct{ outcome, reason string }
+
+// registerMetrics registers the counter (or finds the one already
+// registered) and resolves every label pair once, so counting on the
+// error path is a map read and an atomic add.
+func (h *Handler) registerMetrics(registry *prometheus.Registry) error {
+	vec := newResponsesCounter()
+	if registry != nil {
+		if err := registry.Register(vec); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
+			if !ok {
+				return err
+			}
+			vec = existing
+		}
+	}
+	h.counters = make(map[outcomeReason]prometheus.Counter, 4*len(allReasons))
+	for _, outcome := range []string{outcomePassed, outcomeRewritten, outcomeGateway, outcomeReported} {
+		for _, reason := range allReasons {
+			h.counters[outcomeReason{outcome, reason}] = vec.WithLabelValues(outcome, reason)
+		}
+	}
+	return nil
+}
+
+func (h *Handler) count(outcome, reason string) {
+	if c := h.counters[outcomeReason{outcome, reason}]; c != nil {
+		c.Inc()
+	}
+}
+
+// passed records an examined response sent as the upstream wrote it.
+func (h *Handler) passed(r *http.Request, status int, hdr http.Header, reason string) {
+	h.count(outcomePassed, reason)
+	if c := h.logger.Check(zapcore.DebugLevel, "error response passed"); c != nil {
+		c.Write(zap.Int("status", status), zap.String("reason", reason),
+			zap.String("upstream_content_type", hdr.Get("Content-Type")), zap.String("uri", r.RequestURI))
+	}
+}
+
+// rewritten records a rewrite: what the upstream sent and the code chosen.
+func (h *Handler) rewritten(r *http.Request, status int, hdr http.Header, v verdict, envelope []byte) {
+	h.count(outcomeRewritten, v.reason)
+	if c := h.logger.Check(zapcore.DebugLevel, "rewrote error response"); c != nil {
+		c.Write(zap.Int("status", status), zap.String("reason", v.reason),
+			zap.ByteString("error_code", codeOf(envelope)),
+			zap.String("upstream_content_type", hdr.Get("Content-Type")),
+			zap.Int("upstream_size", v.size), zap.String("uri", r.RequestURI))
+	}
+}
+
+// reported records, in report mode, what rewrite mode would have done.
+func (h *Handler) reported(r *http.Request, status int, hdr http.Header, v verdict) {
+	h.count(outcomeReported, v.reason)
+	level, msg := zapcore.InfoLevel, "would rewrite error response"
+	if v.passes() {
+		level, msg = zapcore.DebugLevel, "error response conforms"
+	}
+	if c := h.logger.Check(level, msg); c != nil {
+		c.Write(zap.Int("status", status), zap.String("reason", v.reason),
+			zap.String("upstream_content_type", hdr.Get("Content-Type")),
+			zap.Int("upstream_size", v.size), zap.String("uri", r.RequestURI))
+	}
+}
+
+// gatewayError records an error returned by the wrapped handler, with the
+// details that never reach the client.
+func (h *Handler) gatewayError(r *http.Request, status int, err error, outcome string) {
+	h.count(outcome, reasonGatewayError)
+	if c := h.logger.Check(zapcore.ErrorLevel, "gateway error"); c != nil {
+		c.Write(zap.Int("status", status), zap.String("outcome", outcome),
+			zap.String("method", r.Method), zap.String("uri", r.RequestURI), zap.Error(err))
+	}
+}
