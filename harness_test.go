@@ -167,6 +167,7 @@ const gatewayConfig = `{
 	http_port 9080
 	https_port 9443
 	grace_period 1ns
+	metrics
 	log {
 		output file LOGFILE
 		format json
