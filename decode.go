@@ -69,15 +69,29 @@ func decoder(coding string, body []byte) (io.Reader, error) {
 	return nil, errBadEncoding
 }
 
-// readLimited reads r to its end, failing once more than limit bytes come.
+// readLimited reads r to its end, failing once more than limit bytes
+// come. Its buffer grows as append's would but never past limit+1, so
+// decoding holds at most about limit bytes.
 func readLimited(r io.Reader, limit int) ([]byte, error) {
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, errBadEncoding
+	buf := make([]byte, 0, min(limit+1, 4096))
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) > limit {
+				return nil, errTooLarge
+			}
+			grown := make([]byte, len(buf), min(2*cap(buf), limit+1))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case len(buf) > limit:
+			return nil, errTooLarge
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return nil, errBadEncoding
+		}
 	}
-	if n > int64(limit) {
-		return nil, errTooLarge
-	}
-	return buf.Bytes(), nil
 }

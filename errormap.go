@@ -73,8 +73,6 @@ func parseStatusSpec(s string) (statusSpec, error) {
 	return statusSpec{lo: n, hi: n}, nil
 }
 
-func (s statusSpec) contains(status int) bool { return status >= s.lo && status <= s.hi }
-
 // narrowerThan orders specs by specificity: an exact status beats a range,
 // a narrower range beats a wider one, and a range beats a class.
 func (s statusSpec) narrowerThan(o statusSpec) bool {

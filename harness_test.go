@@ -39,14 +39,12 @@ type reply struct {
 }
 
 var (
-	upstream     *httptest.Server
-	closedAddr   string // a loopback port nothing listens on
-	logFile      string // Caddy's log, as JSON lines
-	repliesMu    sync.Mutex
-	replies      = map[string]reply{}
-	specials     = map[string]http.HandlerFunc{}
-	gatewayOnce  sync.Once
-	gatewayReady bool
+	upstream   *httptest.Server
+	closedAddr string // a loopback port nothing listens on
+	logFile    string // Caddy's log, as JSON lines
+	repliesMu  sync.Mutex
+	replies    = map[string]reply{}
+	specials   = map[string]http.HandlerFunc{}
 )
 
 func TestMain(m *testing.M) {
