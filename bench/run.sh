@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# End-to-end bench: error_envelope beside bare Caddy, Caddy's intercept and
+# nginx, side by side in one run, on loopback.
+#
+#   bash bench/run.sh                 # 5 alternating rounds of 5 s per setup
+#   ROUNDS=9 SECONDS_PER_RUN=10 bash bench/run.sh
+#
+# It builds ./caddy with xcaddy.mk when missing, installs wrk and nginx from
+# Debian's packages when missing, pins the servers to one core and wrk to
+# another, and prints each setup's median requests/s and the ratios the
+# project's targets are stated in. Every load run is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+CONNECTIONS=${CONNECTIONS:-32}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+OUT=bench/out
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+export PATH="/usr/local/go/bin:$PATH"
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing ${need[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+make -f xcaddy.mk build  # a no-op when ./caddy is newer than the sources
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	"$NGINX" -p "$OUT" -c "$OUT/nginx-upstream.conf" -s stop 2>/dev/null || true
+	"$NGINX" -p "$OUT" -c "$OUT/nginx-gateway.conf" -s stop 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# The upstream: nginx answering from memory, 200 with 1 KiB of JSON and
+# 404 with a 2 KiB HTML page.
+ok_body=$(printf '{"data":"%s"}' "$(head -c 1012 /dev/zero | tr '\0' 'x')")
+page_line='<p>The requested URL was not found on this server.</p>'
+notfound_body="<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1>"
+while [ ${#notfound_body} -lt 2020 ]; do notfound_body+="$page_line"; done
+notfound_body="${notfound_body:0:2034}</body></html>"
+
+cat >"$OUT/nginx-upstream.conf" <<EOF
+worker_processes 1;
+pid $OUT/nginx-upstream.pid;
+error_log $OUT/nginx-upstream.err warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	keepalive_requests 1000000;
+	server {
+		listen 127.0.0.1:18080;
+		location /ok { default_type application/json; return 200 '$ok_body'; }
+		location /notfound { default_type text/html; return 404 '$notfound_body'; }
+	}
+}
+EOF
+
+envelope='{"error_msg":"Not Found","error_code":"GATEWAY.0404"}'
+
+cat >"$OUT/nginx-gateway.conf" <<EOF
+worker_processes 1;
+pid $OUT/nginx-gateway.pid;
+error_log $OUT/nginx-gateway.err warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	keepalive_requests 1000000;
+	upstream backend { server 127.0.0.1:18080; keepalive 64; }
+	# (e) plain reverse proxy
+	server {
+		listen 127.0.0.1:18005;
+		location / {
+			proxy_pass http://backend;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+	# (f) static JSON for the upstream's 404
+	server {
+		listen 127.0.0.1:18006;
+		location / {
+			proxy_pass http://backend;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_intercept_errors on;
+			error_page 404 = @json;
+		}
+		location @json { default_type application/json; return 404 '$envelope'; }
+	}
+}
+EOF
+
+cat >"$OUT/Caddyfile" <<EOF
+{
+	admin off
+	auto_https off
+	log {
+		level ERROR
+	}
+}
+# (a) bare reverse_proxy
+http://:18001 {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:18080
+}
+# (b) and (c) behind error_envelope
+http://:18002 {
+	bind 127.0.0.1
+	error_envelope
+	reverse_proxy 127.0.0.1:18080
+}
+# (d) Caddy's intercept with a static JSON body for the 404
+http://:18004 {
+	bind 127.0.0.1
+	intercept {
+		@notfound status 404
+		handle_response @notfound {
+			# intercept keeps the upstream's Content-Length: drop it, or
+			# clients get 52 bytes announced as 2048
+			header -Content-Length
+			header Content-Type application/json
+			respond \`$envelope\` 404
+		}
+	}
+	reverse_proxy 127.0.0.1:18080
+}
+EOF
+
+taskset -c "$SERVER_CPU" "$NGINX" -p "$OUT" -c "$OUT/nginx-upstream.conf"
+taskset -c "$SERVER_CPU" "$NGINX" -p "$OUT" -c "$OUT/nginx-gateway.conf"
+GOMAXPROCS=1 taskset -c "$SERVER_CPU" ./caddy run --config "$OUT/Caddyfile" --adapter caddyfile >"$OUT/caddy.log" 2>&1 &
+pids+=($!)
+for port in 18080 18001 18002 18004 18005 18006; do
+	for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/ok" && break; sleep 0.1; done
+done
+
+# The setups: name, URL, the response every request must get.
+names=(a b c d e f)
+declare -A url=(
+	[a]=http://127.0.0.1:18001/ok [b]=http://127.0.0.1:18002/ok [c]=http://127.0.0.1:18002/notfound
+	[d]=http://127.0.0.1:18004/notfound [e]=http://127.0.0.1:18005/ok [f]=http://127.0.0.1:18006/notfound
+)
+declare -A what=(
+	[a]="caddy reverse_proxy, 200 1 KiB" [b]="caddy error_envelope, 200 1 KiB"
+	[c]="caddy error_envelope, 404 2 KiB HTML rewritten" [d]="caddy intercept+respond, 404 static JSON"
+	[e]="nginx proxy_pass, 200 1 KiB" [f]="nginx proxy_intercept_errors, 404 static JSON"
+)
+
+# Check each setup answers as it should before measuring it.
+for n in "${names[@]}"; do
+	body=$(curl -s "${url[$n]}") || { echo "setup $n: curl failed ($?)"; exit 1; }
+	case $n in
+	a | b | e) [ "$body" = "$ok_body" ] || { echo "setup $n answers $body"; exit 1; } ;;
+	*) [ "$body" = "$envelope" ] || { echo "setup $n answers $body"; exit 1; } ;;
+	esac
+done
+
+declare -A results
+for round in $(seq "$ROUNDS"); do
+	for n in "${names[@]}"; do
+		rps=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" "${url[$n]}" |
+			awk '/^Requests\/sec:/ {print $2} /Non-2xx|Socket errors/ {bad=1} END {}')
+		results[$n]+="$rps "
+		printf 'round %d %s %10.0f req/s  %s\n' "$round" "$n" "$rps" "${what[$n]}"
+	done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+declare -A med
+echo
+echo "medians over $ROUNDS rounds of ${SECONDS_PER_RUN}s, $CONNECTIONS connections, server cpu $SERVER_CPU, wrk cpu $LOAD_CPU:"
+for n in "${names[@]}"; do
+	med[$n]=$(echo "${results[$n]}" | median)
+	printf '  (%s) %10.0f req/s  %s\n' "$n" "${med[$n]}" "${what[$n]}"
+done
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN {printf "%.3f", x / y}'; }
+echo
+echo "ratios (targets in brackets):"
+echo "  (b)/(a) = $(ratio "${med[b]}" "${med[a]}")   [>= 0.98: passthrough costs nothing]"
+echo "  (c)/(d) = $(ratio "${med[c]}" "${med[d]}")   [>= 1.0: rewriting costs no more than intercept's static JSON]"
+echo "  (c)/(a) = $(ratio "${med[c]}" "${med[a]}")   [>= (f)/(e)]"
+echo "  (f)/(e) = $(ratio "${med[f]}" "${med[e]}")"
