@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/flate"
@@ -29,14 +30,7 @@ func decodeBody(body []byte, contentEncoding string, limit int) ([]byte, error) 
 		if coding == "" || coding == "identity" {
 			continue
 		}
-		r, err := decoder(coding, body)
-		if err != nil {
-			return nil, errBadEncoding
-		}
-		out, err := readLimited(r, limit)
-		if c, ok := r.(io.Closer); ok {
-			_ = c.Close()
-		}
+		out, err := decode(coding, body, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -45,26 +39,77 @@ func decodeBody(body []byte, contentEncoding string, limit int) ([]byte, error) 
 	return body, nil
 }
 
-func decoder(coding string, body []byte) (io.Reader, error) {
+// Decoders are pooled: a fresh gzip or zstd reader costs more than the
+// rest of a rewrite (tens of KiB of window and tables).
+var (
+	gzipReaders   sync.Pool // *gzip.Reader
+	zlibReaders   sync.Pool // io.ReadCloser implementing zlib.Resetter
+	flateReaders  sync.Pool // io.ReadCloser implementing flate.Resetter
+	brotliReaders sync.Pool // *brotli.Reader
+	zstdReaders   sync.Pool // *zstd.Decoder
+)
+
+// decode undoes one content coding.
+func decode(coding string, body []byte, limit int) ([]byte, error) {
 	src := bytes.NewReader(body)
 	switch coding {
 	case "gzip", "x-gzip":
-		return gzip.NewReader(src)
+		zr, _ := gzipReaders.Get().(*gzip.Reader)
+		if zr == nil {
+			zr = new(gzip.Reader)
+		}
+		defer gzipReaders.Put(zr)
+		if zr.Reset(src) != nil {
+			return nil, errBadEncoding
+		}
+		return readLimited(zr, limit)
 	case "deflate":
 		// "deflate" means zlib-wrapped (RFC 9110), but some servers send
 		// raw DEFLATE; accept both, as browsers do.
-		if zr, err := zlib.NewReader(src); err == nil {
-			return zr, nil
+		if zr, ok := zlibReaders.Get().(io.ReadCloser); ok {
+			defer zlibReaders.Put(zr)
+			if zr.(zlib.Resetter).Reset(src, nil) == nil {
+				return readLimited(zr, limit)
+			}
+		} else if zr, err := zlib.NewReader(src); err == nil {
+			defer zlibReaders.Put(zr)
+			return readLimited(zr, limit)
 		}
-		return flate.NewReader(bytes.NewReader(body)), nil
+		fr, ok := flateReaders.Get().(io.ReadCloser)
+		if ok {
+			_ = fr.(flate.Resetter).Reset(bytes.NewReader(body), nil)
+		} else {
+			fr = flate.NewReader(bytes.NewReader(body))
+		}
+		defer flateReaders.Put(fr)
+		return readLimited(fr, limit)
 	case "br":
-		return brotli.NewReader(src), nil
-	case "zstd":
-		zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20))
-		if err != nil {
-			return nil, err
+		br, _ := brotliReaders.Get().(*brotli.Reader)
+		if br == nil {
+			br = brotli.NewReader(src)
+		} else if br.Reset(src) != nil {
+			return nil, errBadEncoding
 		}
-		return zr.IOReadCloser(), nil
+		defer brotliReaders.Put(br)
+		return readLimited(br, limit)
+	case "zstd":
+		zr, _ := zstdReaders.Get().(*zstd.Decoder)
+		if zr == nil {
+			var err error
+			// One goroutine-free decoder per call; windows as RFC 8878
+			// recommends for HTTP.
+			zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20))
+			if err != nil {
+				return nil, errBadEncoding
+			}
+		}
+		defer zstdReaders.Put(zr)
+		if zr.Reset(src) != nil {
+			return nil, errBadEncoding
+		}
+		out, err := readLimited(zr, limit)
+		_ = zr.Reset(nil) // drop the reference to body
+		return out, err
 	}
 	return nil, errBadEncoding
 }
