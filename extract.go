@@ -2,7 +2,6 @@ package errenvelope
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 	"unicode/utf8"
 )
@@ -14,80 +13,16 @@ type upstreamWords struct {
 	errorCode string // its own error_code (flat or under "error"), for step 2
 }
 
-// jsonObject is a JSON object decoded one level deep; members are decoded
-// only when asked for.
-type jsonObject map[string]json.RawMessage
-
-// parseObject decodes body when it is exactly one JSON object (whitespace
-// around it allowed). ok is false for any other JSON value; err is set
-// when body is not valid JSON at all (this includes trailing bytes and
-// nesting deeper than encoding/json's limit).
-func parseObject(body []byte) (obj jsonObject, ok bool, err error) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		if !json.Valid(body) {
-			return nil, false, errInvalidJSON
-		}
-		return nil, false, nil
-	}
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, false, err
-	}
-	return obj, true, nil
-}
-
-type jsonError string
-
-func (e jsonError) Error() string { return string(e) }
-
-const errInvalidJSON = jsonError("invalid JSON")
-
-// hasDuplicateKey reports whether the top-level object in body has key
-// more than once. Decoders disagree on which one wins, so such an
-// envelope means different things to different clients.
-func hasDuplicateKey(body []byte, key string) bool {
-	quoted := `"` + key + `"`
-	if bytes.Count(body, []byte(quoted)) < 2 {
-		return false // the common case: no second occurrence anywhere
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return false
-	}
-	seen := 0
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if k, _ := tok.(string); k == key {
-			if seen++; seen > 1 {
-				return true
-			}
-		}
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return false
-		}
-	}
-	return false
-}
-
-// str returns the member key when it is a JSON string.
-func (o jsonObject) str(key string) (string, bool) {
-	raw, found := o[key]
-	if !found || len(raw) == 0 || raw[0] != '"' {
+// str returns the member k when it is a JSON string.
+func (o *jsonObject) str(k int) (string, bool) {
+	if o == nil || o.m[k].kind != '"' {
 		return "", false
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
+	return o.m[k].s, true
 }
 
-// nonEmpty returns the first of keys that is a non-empty string.
-func (o jsonObject) nonEmpty(keys ...string) string {
+// nonEmpty returns the first of keys that is a non-blank string.
+func (o *jsonObject) nonEmpty(keys ...int) string {
 	for _, k := range keys {
 		if s, _ := o.str(k); strings.TrimSpace(s) != "" {
 			return s
@@ -96,40 +31,26 @@ func (o jsonObject) nonEmpty(keys ...string) string {
 	return ""
 }
 
-// object returns the member key when it is a JSON object.
-func (o jsonObject) object(key string) jsonObject {
-	raw, found := o[key]
-	if !found || len(raw) == 0 || raw[0] != '{' {
+// object returns the member k when it is a JSON object.
+func (o *jsonObject) object(k int) *jsonObject {
+	if o == nil || o.m[k].kind != '{' {
 		return nil
 	}
-	var sub jsonObject
-	if json.Unmarshal(raw, &sub) != nil {
-		return nil
-	}
-	return sub
+	return o.m[k].obj
 }
 
-// firstObject returns the first element of the member key when it is a
-// JSON array whose first element is an object.
-func (o jsonObject) firstObject(key string) jsonObject {
-	raw, found := o[key]
-	if !found || len(raw) == 0 || raw[0] != '[' {
+// firstObject returns the first element of the member k when it is an
+// array whose first element is an object.
+func (o *jsonObject) firstObject(k int) *jsonObject {
+	if o == nil || o.m[k].kind != '[' {
 		return nil
 	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) != nil || len(list) == 0 || len(list[0]) == 0 || list[0][0] != '{' {
-		return nil
-	}
-	var first jsonObject
-	if json.Unmarshal(list[0], &first) != nil {
-		return nil
-	}
-	return first
+	return o.m[k].obj
 }
 
 // code returns the first of keys that is a string fit to be an error
 // code. Numbers are never codes: a numeric "code" is usually the status.
-func (o jsonObject) code(keys ...string) string {
+func (o *jsonObject) code(keys ...int) string {
 	for _, k := range keys {
 		if s, _ := o.str(k); isPlausibleCode(s) {
 			return s
@@ -137,6 +58,11 @@ func (o jsonObject) code(keys ...string) string {
 	}
 	return ""
 }
+
+// hasDuplicates reports error_msg or error_code appearing twice at the top
+// level: decoders disagree on which one wins, so such an envelope means
+// different things to different clients.
+func (o *jsonObject) hasDuplicates() bool { return o.seenMsg > 1 || o.seenCode > 1 }
 
 // maxCodeLen bounds what is taken for a code: longer strings are prose.
 const maxCodeLen = 128
@@ -155,68 +81,64 @@ func isPlausibleCode(s string) bool {
 
 // wordsFromJSON recognises the error shapes of the frameworks and APIs
 // that gateways commonly front (see the README's table).
-func wordsFromJSON(o jsonObject) upstreamWords {
+func wordsFromJSON(o *jsonObject) upstreamWords {
 	var w upstreamWords
-	nested := o.object("error")      // Google, Azure, OData, nested envelope
-	first := o.firstObject("errors") // JSON:API, GraphQL
-	w.errorCode = o.code("error_code")
+	nested := o.object(kError)      // Google, Azure, OData, nested envelope
+	first := o.firstObject(kErrors) // JSON:API, GraphQL
+	w.errorCode = o.code(kErrorCode)
 	if w.errorCode == "" && nested != nil {
-		w.errorCode = nested.code("error_code")
+		w.errorCode = nested.code(kErrorCode)
 	}
 
-	w.msg = o.nonEmpty("error_msg")
+	w.msg = o.nonEmpty(kErrorMsg)
 	if w.msg == "" && nested != nil {
-		w.msg = nested.nonEmpty("error_msg", "message", "Message")
+		w.msg = nested.nonEmpty(kErrorMsg, kMessage, kMessageTitle)
 	}
 	if w.msg == "" {
-		w.msg = o.nonEmpty("message", "Message", "detail")
+		w.msg = o.nonEmpty(kMessage, kMessageTitle, kDetail)
 	}
 	if w.msg == "" {
-		if d := o.firstObject("detail"); d != nil { // FastAPI validation errors
-			w.msg = d.nonEmpty("msg")
+		if d := o.firstObject(kDetail); d != nil { // FastAPI validation errors
+			w.msg = d.nonEmpty(kMsg)
 		}
 	}
 	if w.msg == "" {
-		w.msg = o.nonEmpty("title", "error_description")
+		w.msg = o.nonEmpty(kTitle, kErrorDescription)
 	}
 	if w.msg == "" && first != nil {
-		w.msg = first.nonEmpty("detail", "message", "title")
+		w.msg = first.nonEmpty(kDetail, kMessage, kTitle)
 	}
 	if w.msg == "" {
 		// "error" last: Spring Boot's reason phrase, OAuth2's bare code.
-		w.msg = o.nonEmpty("errorMessage", "msg", "error")
+		w.msg = o.nonEmpty(kErrorMessage, kMsg, kError)
 	}
 
 	w.code = w.errorCode
 	if w.code == "" && nested != nil {
-		w.code = nested.code("code", "status", "Code")
+		w.code = nested.code(kCode, kStatus, kCodeTitle)
 	}
 	if w.code == "" {
-		w.code = o.code("code", "Code")
+		w.code = o.code(kCode, kCodeTitle)
 	}
 	if w.code == "" {
-		if t := o.code("__type"); t != "" { // AWS: "namespace#ShapeName"
+		if t := o.code(kType); t != "" { // AWS: "namespace#ShapeName"
 			w.code = t[strings.LastIndexByte(t, '#')+1:]
 		}
 	}
 	if w.code == "" && first != nil {
-		w.code = first.code("code")
+		w.code = first.code(kCode)
 	}
 	if w.code == "" {
-		w.code = o.code("errorCode")
+		w.code = o.code(kErrorCodeCamel)
 	}
 	if w.code == "" {
 		// OAuth2 puts its code in "error"; Spring Boot puts a reason
 		// phrase there next to a numeric "status", which is no code.
-		if _, spring := o["status"]; !spring || !isNumber(o["status"]) {
-			w.code = o.code("error")
+		if o.m[kStatus].kind != '0' {
+			w.code = o.code(kError)
 		}
 	}
 	return w
-}
-
-func isNumber(raw json.RawMessage) bool {
-	return len(raw) > 0 && (raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'))
 }
 
 // maxTextMessage is the longest plain-text body taken as a message: a

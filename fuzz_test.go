@@ -147,3 +147,43 @@ func checkClean(t *testing.T, msg string, limit int) {
 		t.Fatalf("message %q ends in space", msg)
 	}
 }
+
+// FuzzScanMatchesReference: the single-pass scanner agrees with the same
+// rules written on encoding/json, on validity, on what it extracts and on
+// duplicate members.
+func FuzzScanMatchesReference(f *testing.F) {
+	for _, s := range shapeSeeds {
+		f.Add([]byte(s.body))
+	}
+	for _, s := range []string{
+		`{"error\u005fmsg":"escaped key","error_code":"A.1"}`, `{"a":[1,2,{"b":null}],"c":-0.5e+3}`,
+		`{"message":"\ud83d\ude00 \ud800 x"}`, `{"errors":[[{"code":"X"}]]}`, `{"error":[{"message":"m"}]}`,
+		`{"error":{"message":"a"},"error":"b"}`, `{"detail":"s","detail":[{"msg":"m"}]}`, `01`, `{"a":1,}`, `{"a" 1}`,
+		"\"\x01\"", `{"a":"\x"}`, `[1,2]`, `  {"status":404,"error":"Not Found"}  `, `{"code":"\u0041\u0042"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		obj, ok, err := parseObject(body)
+		ref, refOK, refErr := refParseObject(body)
+		if (err != nil) != (refErr != nil) || ok != refOK {
+			t.Fatalf("%q: scanner ok=%v err=%v, encoding/json ok=%v err=%v", body, ok, err, refOK, refErr)
+		}
+		if !ok {
+			return
+		}
+		if got, want := wordsFromJSON(obj), refWordsFromJSON(ref); got != want {
+			t.Fatalf("%q: scanner read %+v, encoding/json %+v", body, got, want)
+		}
+		for k, name := range map[int]string{kErrorMsg: "error_msg", kErrorCode: "error_code"} {
+			got, gotOK := obj.str(k)
+			want, wantOK := ref.str(name)
+			if got != want || gotOK != wantOK {
+				t.Fatalf("%q: %s scanner %q %v, encoding/json %q %v", body, name, got, gotOK, want, wantOK)
+			}
+		}
+		if got, want := obj.hasDuplicates(), refHasDuplicateKey(body, "error_msg") || refHasDuplicateKey(body, "error_code"); got != want {
+			t.Fatalf("%q: duplicates scanner %v, encoding/json %v", body, got, want)
+		}
+	})
+}

@@ -213,12 +213,12 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 			v.reason = reasonNotJSON
 			return v
 		}
-		msg, _ := obj.str("error_msg")
-		code, _ := obj.str("error_code")
+		msg, _ := obj.str(kErrorMsg)
+		code, _ := obj.str(kErrorCode)
 		switch {
 		case msg == "" || code == "":
 			v.reason = reasonMissingFields
-		case hasDuplicateKey(body, "error_msg") || hasDuplicateKey(body, "error_code"):
+		case obj.hasDuplicates():
 			v.reason = reasonDuplicate
 		case h.codeRE != nil && !h.codeRE.MatchString(code):
 			v.reason = reasonCodePattern
