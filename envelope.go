@@ -1,6 +1,7 @@
 package errenvelope
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -69,6 +70,7 @@ func (h *Handler) appendEnvelope(dst []byte, e envelope, repl *caddy.Replacer) [
 // nothing in it depends on the request.
 func (h *Handler) encodeStatic() {
 	h.static = [numStatus][]byte{}
+	h.staticLengths = map[int][]string{}
 	if h.RequestID != "" {
 		return
 	}
@@ -86,7 +88,11 @@ func (h *Handler) encodeStatic() {
 		if e.msg == "" {
 			e.msg = reasonPhrase(st)
 		}
-		h.static[st-minStatus] = h.appendEnvelope(nil, e, nil)
+		body := h.appendEnvelope(nil, e, nil)
+		h.static[st-minStatus] = body
+		if h.staticLengths[len(body)] == nil {
+			h.staticLengths[len(body)] = []string{strconv.Itoa(len(body))}
+		}
 	}
 }
 

@@ -124,9 +124,12 @@ type Handler struct {
 	// static[status-400] is the whole envelope for responses that take
 	// nothing from the upstream, encoded once here; nil when the envelope
 	// depends on the request (placeholders, request IDs).
-	static   [numStatus][]byte
-	logger   *zap.Logger
-	counters map[outcomeReason]prometheus.Counter
+	static [numStatus][]byte
+	// staticLengths holds the Content-Length values of the static
+	// envelopes, encoded once.
+	staticLengths map[int][]string
+	logger        *zap.Logger
+	counters      map[outcomeReason]prometheus.Counter
 }
 
 // StatusRule maps response statuses to an error code and, optionally, a

@@ -42,6 +42,8 @@ var bodyHeaders = []string{
 
 const jsonContentType = "application/json; charset=utf-8"
 
+var jsonContentTypeValue = []string{jsonContentType}
+
 // errUpstreamAborted stands for a response that broke off while it was
 // being held (reverse_proxy panics with http.ErrAbortHandler then).
 var errUpstreamAborted = errors.New("response aborted while its body was read")
@@ -174,7 +176,7 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 	if tooLarge {
 		return verdict{reason: reasonTooLarge}
 	}
-	mt := mediaType(hdr.Get("Content-Type"))
+	mt := mediaType(headerValue(hdr, "Content-Type"))
 	isJSON := mt == "application/json"
 	if head {
 		if isJSON || isJSONType(mt) {
@@ -182,7 +184,7 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 		}
 		return verdict{reason: reasonNotJSON}
 	}
-	if ce := hdr.Get("Content-Encoding"); ce != "" {
+	if ce := headerValue(hdr, "Content-Encoding"); ce != "" {
 		decoded, err := decodeBody(body, ce, h.maxBody)
 		switch {
 		case errors.Is(err, errTooLarge):
@@ -246,7 +248,7 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 
 // isStream reports a response that asks intermediaries not to hold it.
 func isStream(hdr http.Header) bool {
-	return hdr.Get("Incremental") == "?1" || mediaType(hdr.Get("Content-Type")) == "text/event-stream"
+	return headerValue(hdr, "Incremental") == "?1" || mediaType(headerValue(hdr, "Content-Type")) == "text/event-stream"
 }
 
 // mediaType is the lower-cased type/subtype of a Content-Type value.
@@ -278,7 +280,7 @@ func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, rep
 	var rid string
 	if h.RequestID != "" {
 		if !gateway {
-			rid = hdr.Get("X-Request-Id")
+			rid = headerValue(hdr, "X-Request-Id")
 		}
 		if rid == "" {
 			rid = h.requestID.render(repl)
@@ -301,8 +303,14 @@ func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status in
 	for _, k := range bodyHeaders {
 		delete(hdr, k)
 	}
-	hdr.Set("Content-Type", jsonContentType)
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	// Shared, never-modified value slices spare two allocations per
+	// rewrite; net/http and Caddy replace header values, never edit them.
+	hdr["Content-Type"] = jsonContentTypeValue
+	if cl := h.staticLengths[len(body)]; cl != nil {
+		hdr["Content-Length"] = cl
+	} else {
+		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	if requestID != "" {
 		hdr.Set("X-Request-Id", requestID)
 	}
@@ -393,7 +401,7 @@ func (iw *interceptWriter) WriteHeader(status int) {
 		return
 	}
 	iw.state, iw.status = stateHold, status
-	if cl := iw.Header().Get("Content-Length"); cl != "" {
+	if cl := headerValue(iw.Header(), "Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > int64(iw.h.maxBody) {
 			iw.overflow()
 		}
@@ -520,3 +528,12 @@ func (iw *interceptWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap lets http.ResponseController reach the real writer's other
 // methods (deadlines, full duplex).
 func (iw *interceptWriter) Unwrap() http.ResponseWriter { return iw.ResponseWriter }
+
+// headerValue is hdr.Get for a key already in canonical form, without
+// canonicalising it again on every error response.
+func headerValue(hdr http.Header, canonicalKey string) string {
+	if v := hdr[canonicalKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}

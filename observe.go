@@ -76,7 +76,7 @@ func (h *Handler) passed(r *http.Request, status int, hdr http.Header, reason st
 	h.count(outcomePassed, reason)
 	if c := h.logger.Check(zapcore.DebugLevel, "error response passed"); c != nil {
 		c.Write(zap.Int("status", status), zap.String("reason", reason),
-			zap.String("upstream_content_type", hdr.Get("Content-Type")), zap.String("uri", r.RequestURI))
+			zap.String("upstream_content_type", headerValue(hdr, "Content-Type")), zap.String("uri", r.RequestURI))
 	}
 }
 
@@ -86,7 +86,7 @@ func (h *Handler) rewritten(r *http.Request, status int, hdr http.Header, v verd
 	if c := h.logger.Check(zapcore.DebugLevel, "rewrote error response"); c != nil {
 		c.Write(zap.Int("status", status), zap.String("reason", v.reason),
 			zap.ByteString("error_code", codeOf(envelope)),
-			zap.String("upstream_content_type", hdr.Get("Content-Type")),
+			zap.String("upstream_content_type", headerValue(hdr, "Content-Type")),
 			zap.Int("upstream_size", v.size), zap.String("uri", r.RequestURI))
 	}
 }
@@ -100,7 +100,7 @@ func (h *Handler) reported(r *http.Request, status int, hdr http.Header, v verdi
 	}
 	if c := h.logger.Check(level, msg); c != nil {
 		c.Write(zap.Int("status", status), zap.String("reason", v.reason),
-			zap.String("upstream_content_type", hdr.Get("Content-Type")),
+			zap.String("upstream_content_type", headerValue(hdr, "Content-Type")),
 			zap.Int("upstream_size", v.size), zap.String("uri", r.RequestURI))
 	}
 }
