@@ -462,14 +462,5 @@ func env(msg, code string) string {
 // get fetches a gateway path and returns the response and its body.
 func get(t *testing.T, p string) (*http.Response, []byte) {
 	t.Helper()
-	res, err := client.Get(gatewayAddr + p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res, body
+	return getWith(t, p, nil)
 }

@@ -180,13 +180,8 @@ func (s *jsonScanner) value(depth int, into *member, keep bool) error {
 // those of interest in into (when set). children keeps objects one level
 // further down.
 func (s *jsonScanner) object(depth int, into *jsonObject, children bool) error {
-	if depth > maxJSONDepth {
-		return errInvalidJSON
-	}
-	s.space()
-	if s.i < len(s.data) && s.data[s.i] == '}' {
-		s.i++
-		return nil
+	if empty, err := s.enter(depth, '}'); empty || err != nil {
+		return err
 	}
 	for {
 		s.space()
@@ -224,18 +219,8 @@ func (s *jsonScanner) object(depth int, into *jsonObject, children bool) error {
 		if err := s.value(depth, slot, children && (idx == kError || idx == kErrors || idx == kDetail)); err != nil {
 			return err
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return errInvalidJSON
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errInvalidJSON
+		if done, err := s.next('}'); done || err != nil {
+			return err
 		}
 	}
 }
@@ -243,13 +228,8 @@ func (s *jsonScanner) object(depth int, into *jsonObject, children bool) error {
 // array reads the elements of an array whose '[' was consumed. When keep
 // is set and its first element is an object, that object is kept in into.
 func (s *jsonScanner) array(depth int, into *member, keep bool) error {
-	if depth > maxJSONDepth {
-		return errInvalidJSON
-	}
-	s.space()
-	if s.i < len(s.data) && s.data[s.i] == ']' {
-		s.i++
-		return nil
+	if empty, err := s.enter(depth, ']'); empty || err != nil {
+		return err
 	}
 	for n := 0; ; n++ {
 		var first *member
@@ -263,20 +243,42 @@ func (s *jsonScanner) array(depth int, into *member, keep bool) error {
 		if first != nil && elem.kind == '{' {
 			into.obj = elem.obj
 		}
-		s.space()
-		if s.i >= len(s.data) {
-			return errInvalidJSON
-		}
-		switch s.data[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errInvalidJSON
+		if done, err := s.next(']'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// enter starts an object or array whose opening bracket was consumed: it
+// enforces the nesting limit and consumes closer when nothing comes first.
+func (s *jsonScanner) enter(depth int, closer byte) (empty bool, err error) {
+	if depth > maxJSONDepth {
+		return false, errInvalidJSON
+	}
+	s.space()
+	if s.i < len(s.data) && s.data[s.i] == closer {
+		s.i++
+		return true, nil
+	}
+	return false, nil
+}
+
+// next consumes what follows a member or element: a comma (more to come)
+// or closer (done).
+func (s *jsonScanner) next(closer byte) (done bool, err error) {
+	s.space()
+	if s.i >= len(s.data) {
+		return false, errInvalidJSON
+	}
+	switch s.data[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case closer:
+		s.i++
+		return true, nil
+	}
+	return false, errInvalidJSON
 }
 
 // str reads a string at s.i, decoding it when want is set.

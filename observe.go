@@ -106,10 +106,19 @@ func (h *Handler) reported(r *http.Request, status int, hdr http.Header, v verdi
 }
 
 // gatewayError records an error returned by the wrapped handler, with the
-// details that never reach the client.
+// details that never reach the client. Only an error this handler answers
+// is logged at error level: one it returns (report mode, gateway_errors
+// off) is logged by Caddy itself, so here it gets an info or debug line.
 func (h *Handler) gatewayError(r *http.Request, status int, err error, outcome string) {
 	h.count(outcome, reasonGatewayError)
-	if c := h.logger.Check(zapcore.ErrorLevel, "gateway error"); c != nil {
+	level := zapcore.ErrorLevel
+	switch outcome {
+	case outcomeReported:
+		level = zapcore.InfoLevel
+	case outcomePassed:
+		level = zapcore.DebugLevel
+	}
+	if c := h.logger.Check(level, "gateway error"); c != nil {
 		c.Write(zap.Int("status", status), zap.String("outcome", outcome),
 			zap.String("method", r.Method), zap.String("uri", r.RequestURI), zap.Error(err))
 	}

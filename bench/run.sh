@@ -166,28 +166,41 @@ for n in "${names[@]}"; do
 	esac
 done
 
+# Rounds alternate the order (a..f, then f..a) so that drift on a shared
+# machine does not favour one setup; ratios are taken within each round,
+# between runs seconds apart, and their median is reported.
 declare -A results
+declare -A rps
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN {printf "%.4f", x / y}'; }
+pairs=("b a" "c d" "c a" "f e")
+declare -A ratios
 for round in $(seq "$ROUNDS"); do
-	for n in "${names[@]}"; do
-		rps=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" "${url[$n]}" |
-			awk '/^Requests\/sec:/ {print $2} /Non-2xx|Socket errors/ {bad=1} END {}')
-		results[$n]+="$rps "
-		printf 'round %d %s %10.0f req/s  %s\n' "$round" "$n" "$rps" "${what[$n]}"
+	order=("${names[@]}")
+	if ((round % 2 == 0)); then order=(f e d c b a); fi
+	for n in "${order[@]}"; do
+		out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" "${url[$n]}")
+		if grep -qE 'Non-2xx|Socket errors' <<<"$out" && [[ $n =~ [abe] ]]; then
+			echo "setup $n: errors under load:"; echo "$out"; exit 1
+		fi
+		rps[$n]=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+		results[$n]+="${rps[$n]} "
+		printf 'round %d %s %10.0f req/s  %s\n' "$round" "$n" "${rps[$n]}" "${what[$n]}"
+	done
+	for p in "${pairs[@]}"; do
+		set -- $p
+		ratios[$1$2]+="$(ratio "${rps[$1]}" "${rps[$2]}") "
 	done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
-declare -A med
 echo
 echo "medians over $ROUNDS rounds of ${SECONDS_PER_RUN}s, $CONNECTIONS connections, server cpu $SERVER_CPU, wrk cpu $LOAD_CPU:"
 for n in "${names[@]}"; do
-	med[$n]=$(echo "${results[$n]}" | median)
-	printf '  (%s) %10.0f req/s  %s\n' "$n" "${med[$n]}" "${what[$n]}"
+	printf '  (%s) %10.0f req/s  %s\n' "$n" "$(echo "${results[$n]}" | median)" "${what[$n]}"
 done
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN {printf "%.3f", x / y}'; }
 echo
-echo "ratios (targets in brackets):"
-echo "  (b)/(a) = $(ratio "${med[b]}" "${med[a]}")   [>= 0.98: passthrough costs nothing]"
-echo "  (c)/(d) = $(ratio "${med[c]}" "${med[d]}")   [>= 1.0: rewriting costs no more than intercept's static JSON]"
-echo "  (c)/(a) = $(ratio "${med[c]}" "${med[a]}")   [>= (f)/(e)]"
-echo "  (f)/(e) = $(ratio "${med[f]}" "${med[e]}")"
+echo "ratios, median of the per-round ratios (targets in brackets):"
+printf '  (b)/(a) = %.3f   [>= 0.98: passthrough costs nothing]\n' "$(echo "${ratios[ba]}" | median)"
+printf '  (c)/(d) = %.3f   [>= 1.0: rewriting costs no more than intercept'"'"'s static JSON]\n' "$(echo "${ratios[cd]}" | median)"
+printf '  (c)/(a) = %.3f   [>= (f)/(e)]\n' "$(echo "${ratios[ca]}" | median)"
+printf '  (f)/(e) = %.3f\n' "$(echo "${ratios[fe]}" | median)"
