@@ -244,6 +244,28 @@ http://127.0.0.1:9080 {
 		}
 		reverse_proxy UPSTREAM
 	}
+	handle_path /rid-down/* {
+		error_envelope {
+			request_id
+		}
+		reverse_proxy CLOSED
+	}
+	handle_path /rid-preset-down/* {
+		header X-Request-Id preset-7
+		error_envelope {
+			request_id
+		}
+		reverse_proxy CLOSED
+	}
+	handle_path /auth/* {
+		route {
+			error_envelope
+			basic_auth {
+				alice $2a$14$zGn1AyDVr.ite1cdhkXC1OAr7cnj9nahzg24.1N5vs1BBwNo452Le
+			}
+			reverse_proxy UPSTREAM
+		}
+	}
 	handle_path /small/* {
 		error_envelope {
 			max_body 1KiB

@@ -336,6 +336,19 @@ func TestRequestIDAndFields(t *testing.T) {
 		t.Run(rw.name, rw.run)
 	}
 
+	t.Run("gateway error carries a generated request id, body and header agree", func(t *testing.T) {
+		res, body := get(t, "/rid-down/x")
+		m := checkEnvelope(t, body, "request_id")
+		if res.StatusCode != 502 || !uuidRE.MatchString(m["request_id"]) || res.Header.Get("X-Request-Id") != m["request_id"] {
+			t.Fatalf("%d %s, X-Request-Id %q", res.StatusCode, body, res.Header.Get("X-Request-Id"))
+		}
+	})
+	rows = []row{{name: "gateway error keeps a request id set before it", route: "/rid-preset-down",
+		wantStatus: 502, wantBody: `{"error_msg":"Bad Gateway","error_code":"GATEWAY.0502","request_id":"preset-7"}`,
+		envelope: true, extraMembers: []string{"request_id"}, wantHeader: h("X-Request-Id", "preset-7")}}
+	for _, rw := range rows {
+		t.Run(rw.name, rw.run)
+	}
 	t.Run("request id generated when absent, body and header agree", func(t *testing.T) {
 		res, body := get(t, "/rid"+path("generated-rid", reply{status: 500, header: h("Content-Type", ctHTML), body: "<p>x</p>"}))
 		if res.StatusCode != 500 {

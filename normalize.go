@@ -134,7 +134,7 @@ func (h *Handler) handleError(iw *interceptWriter, r *http.Request, err error) e
 	iw.dropHeld()
 	hdr := iw.Header()
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	body, rid := h.envelopeFor(status, hdr, upstreamWords{}, repl, true)
+	body, rid := h.envelopeFor(status, hdr, upstreamWords{}, repl)
 	h.writeRewrite(iw.ResponseWriter, r, status, body, rid)
 	return nil
 }
@@ -164,7 +164,7 @@ func (h *Handler) judge(iw *interceptWriter, r *http.Request) {
 		return
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	body, rid := h.envelopeFor(iw.status, hdr, v.words, repl, false)
+	body, rid := h.envelopeFor(iw.status, hdr, v.words, repl)
 	h.rewritten(r, iw.status, hdr, v, body)
 	iw.dropHeld()
 	h.writeRewrite(iw.ResponseWriter, r, iw.status, body, rid)
@@ -179,7 +179,7 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 	mt := mediaType(headerValue(hdr, "Content-Type"))
 	isJSON := mt == "application/json"
 	if head {
-		if isJSON || isJSONType(mt) {
+		if isJSONType(mt) {
 			return verdict{reason: reasonHead}
 		}
 		return verdict{reason: reasonNotJSON}
@@ -200,7 +200,7 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 		return v
 	}
 	switch {
-	case isJSON || isJSONType(mt):
+	case isJSONType(mt):
 		obj, isObject, err := parseObject(body)
 		switch {
 		case err != nil:
@@ -265,7 +265,7 @@ func mediaType(ct string) string {
 	return ct
 }
 
-// isJSONType reports JSON media types other than application/json
+// isJSONType reports JSON media types: application/json and its kin
 // (application/problem+json, application/vnd.api+json, text/json,
 // application/x-amz-json-1.1, …).
 func isJSONType(mt string) bool {
@@ -274,14 +274,13 @@ func isJSONType(mt string) bool {
 }
 
 // envelopeFor returns the envelope body for status and, when request_id
-// is on, the request ID it carries. gateway marks errors that the gateway
-// raised itself.
-func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, repl *caddy.Replacer, gateway bool) ([]byte, string) {
+// is on, the request ID it carries: the response's X-Request-Id when it
+// has one (the upstream's, or one set by an earlier handler), so that the
+// body and the header always agree.
+func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, repl *caddy.Replacer) ([]byte, string) {
 	var rid string
 	if h.RequestID != "" {
-		if !gateway {
-			rid = headerValue(hdr, "X-Request-Id")
-		}
+		rid = headerValue(hdr, "X-Request-Id")
 		if rid == "" {
 			rid = h.requestID.render(repl)
 		}
