@@ -49,6 +49,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	// Duplicates are caught on their own line, so the error points at it.
+	statusSeen := map[statusSpec]bool{}
+	codeSeen := map[string]bool{}
+	fieldSeen := map[string]bool{}
 	for d.NextBlock(0) {
 		opt := d.Val()
 		args := d.RemainingArgs()
@@ -74,9 +78,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) < 2 || len(args) > 3 {
 				return d.Errf("map_status: want <status> <error_code> [<error_msg>], got %d arguments", len(args))
 			}
-			if _, err := parseStatusSpec(args[0]); err != nil {
+			spec, err := parseStatusSpec(args[0])
+			if err != nil {
 				return d.Errf("map_status: %v", err)
 			}
+			if statusSeen[spec] {
+				return d.Errf("map_status %s: duplicate rule for the same statuses", args[0])
+			}
+			statusSeen[spec] = true
 			if args[1] == "" {
 				return d.Errf("map_status %s: error_code is empty", args[0])
 			}
@@ -93,6 +102,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if args[0] == "" || args[1] == "" {
 				return d.Errf("map_code: upstream code and error_code must not be empty")
 			}
+			if codeSeen[args[0]] {
+				return d.Errf("map_code %s: duplicate rule for the same upstream code", args[0])
+			}
+			codeSeen[args[0]] = true
 			rule := CodeRule{UpstreamCode: args[0], ErrorCode: args[1]}
 			if len(args) == 3 {
 				rule.ErrorMsg = args[2]
@@ -134,6 +147,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) != 2 {
 				return d.Errf("field: want <name> <value>, got %d arguments", len(args))
 			}
+			if fieldSeen[args[0]] {
+				return d.Errf("field %q: name already used by another field", args[0])
+			}
+			fieldSeen[args[0]] = true
 			h.Fields = append(h.Fields, Field{Name: args[0], Value: args[1]})
 
 		case "max_body":

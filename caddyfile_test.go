@@ -120,6 +120,21 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	}
 }
 
+// TestDuplicateNamesItsLine: a duplicate rule is reported at its own line.
+func TestDuplicateNamesItsLine(t *testing.T) {
+	for _, input := range []string{
+		"error_envelope {\n\tmap_status 404 A.1\n\tmap_status 404 A.2\n\tmode report\n}",
+		"error_envelope {\n\tmap_code X A.1\n\tmap_code X A.2\n\tmode report\n}",
+		"error_envelope {\n\tfield a 1\n\tfield a 2\n\tmode report\n}",
+	} {
+		var h Handler
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+		if err == nil || !strings.HasSuffix(err.Error(), "at Testfile:3") {
+			t.Errorf("%q: error = %v, want it at line 3", input, err)
+		}
+	}
+}
+
 // TestAdaptCaddyfile runs the Caddyfile adapter as `caddy adapt` does: the
 // directive needs no order option, sits inside encode and before the
 // handlers that answer, and bad options name the file and line.
