@@ -256,3 +256,21 @@ func TestClientGoneWritesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestHugeStringWithinMaxBody: a 10 MiB JSON string that fits max_body is
+// read in one pass and cut to max_message.
+func TestHugeStringWithinMaxBody(t *testing.T) {
+	h := newTestHandler(t, &Handler{MaxBody: 32 << 20})
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	body := []byte(`{"message":"` + strings.Repeat("A", 10<<20) + `","code":"HUGE"}`)
+	v := h.examine(hdr, body, false, false)
+	if v.reason != reasonMissingFields {
+		t.Fatalf("reason = %s", v.reason)
+	}
+	out, _ := h.envelopeFor(400, hdr, v.words, nil)
+	want := env(strings.Repeat("A", defaultMaxMessage), "GATEWAY.0400")
+	if string(out) != want {
+		t.Fatalf("envelope of %d bytes, want %d", len(out), len(want))
+	}
+	checkEnvelope(t, out)
+}
