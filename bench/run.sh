@@ -50,32 +50,28 @@ notfound_body="<!DOCTYPE html><html><head><title>404 Not Found</title></head><bo
 while [ ${#notfound_body} -lt 2020 ]; do notfound_body+="$page_line"; done
 notfound_body="${notfound_body:0:2034}</body></html>"
 
-cat >"$OUT/nginx-upstream.conf" <<EOF
-worker_processes 1;
-pid $OUT/nginx-upstream.pid;
-error_log $OUT/nginx-upstream.err warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
+# nginx_conf NAME writes $OUT/nginx-NAME.conf: one worker, no access log,
+# long keep-alive, and the http block's body from standard input.
+nginx_conf() {
+	{
+		printf 'worker_processes 1;\npid %s/nginx-%s.pid;\nerror_log %s/nginx-%s.err warn;\n' "$OUT" "$1" "$OUT" "$1"
+		printf 'events { worker_connections 1024; }\nhttp {\n\taccess_log off;\n\tkeepalive_requests 1000000;\n'
+		cat
+		printf '}\n'
+	} >"$OUT/nginx-$1.conf"
+}
+
+nginx_conf upstream <<EOF
 	server {
 		listen 127.0.0.1:18080;
 		location /ok { default_type application/json; return 200 '$ok_body'; }
 		location /notfound { default_type text/html; return 404 '$notfound_body'; }
 	}
-}
 EOF
 
 envelope='{"error_msg":"Not Found","error_code":"GATEWAY.0404"}'
 
-cat >"$OUT/nginx-gateway.conf" <<EOF
-worker_processes 1;
-pid $OUT/nginx-gateway.pid;
-error_log $OUT/nginx-gateway.err warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	keepalive_requests 1000000;
+nginx_conf gateway <<EOF
 	upstream backend { server 127.0.0.1:18080; keepalive 64; }
 	# (e) plain reverse proxy
 	server {
@@ -98,7 +94,6 @@ http {
 		}
 		location @json { default_type application/json; return 404 '$envelope'; }
 	}
-}
 EOF
 
 cat >"$OUT/Caddyfile" <<EOF
