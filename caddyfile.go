@@ -40,6 +40,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_message      <n>
 //	    gateway_errors   on|off
 //	    mode             rewrite|report
+//	    name             <name>
+//	    catalog          <file>
+//	    unknown_codes    pass|rewrite
 //	}
 //
 // Everything the parser can check (status specs, sizes, policies,
@@ -53,8 +56,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	statusSeen := map[statusSpec]bool{}
 	codeSeen := map[string]bool{}
 	fieldSeen := map[string]bool{}
+	// The token of each option (of each catalog line), so that what only
+	// the whole block shows is reported at the line it is about.
+	at := map[string]caddyfile.Token{}
 	for d.NextBlock(0) {
 		opt := d.Val()
+		at[opt] = d.Token()
 		args := d.RemainingArgs()
 		switch opt {
 		case "statuses":
@@ -186,6 +193,25 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Mode = args[0]
 
+		case "name":
+			if len(args) != 1 || args[0] == "" {
+				return d.Errf("name: want exactly one non-empty name")
+			}
+			h.Name = args[0]
+
+		case "catalog":
+			if len(args) != 1 || args[0] == "" {
+				return d.Errf("catalog: want exactly one file (repeat the line for more)")
+			}
+			at[catalogKey(args[0])] = at[opt]
+			h.Catalogs = append(h.Catalogs, args[0])
+
+		case "unknown_codes":
+			if len(args) != 1 || (args[0] != "pass" && args[0] != "rewrite") {
+				return d.Errf("unknown_codes %q: want pass or rewrite", strings.Join(args, " "))
+			}
+			h.UnknownCodes = args[0]
+
 		default:
 			return d.Errf("unrecognized subdirective %q", opt)
 		}
@@ -195,9 +221,37 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	// `caddy adapt` already reports it; Provision checks it again for
 	// JSON configs.
 	if err := h.compile(); err != nil {
-		return d.Errf("%v", err)
+		if tok, ok := at[optionOf(err)]; ok {
+			return errAt(tok, err)
+		}
+		return d.WrapErr(err)
 	}
 	return nil
+}
+
+// catalogKey names one catalog line among the option tokens.
+func catalogKey(file string) string { return strconv.Quote("catalog " + file) }
+
+// optionOf tells which option a configuration error is about: its
+// messages start with the option's name, a catalog's with its file.
+func optionOf(err error) string {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "catalog "); ok {
+		if file, err := strconv.QuotedPrefix(rest); err == nil {
+			if f, err := strconv.Unquote(file); err == nil {
+				return catalogKey(f)
+			}
+		}
+	}
+	opt, _, _ := strings.Cut(msg, " ")
+	return strings.TrimSuffix(opt, ":")
+}
+
+// errAt reports err at the line of tok, as d.Errf does at the current one.
+func errAt(tok caddyfile.Token, err error) error {
+	d := caddyfile.NewDispenser([]caddyfile.Token{tok})
+	d.Next()
+	return d.WrapErr(err)
 }
 
 // Interface guard

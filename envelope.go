@@ -1,6 +1,7 @@
 package errenvelope
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"unicode"
@@ -44,6 +45,7 @@ func compileField(f Field) compiledField {
 // envelope is what a rewritten body says.
 type envelope struct {
 	msg, code, requestID string
+	lang                 []string // Content-Language of a localized message, else nil
 }
 
 // appendEnvelope encodes e and the configured fields as compact JSON, keys
@@ -65,11 +67,28 @@ func (h *Handler) appendEnvelope(dst []byte, e envelope, repl *caddy.Replacer) [
 	return append(dst, '}')
 }
 
+// staticEnvelope is the envelope of one status, encoded once: one body,
+// or one per language when its message is a localized catalog message.
+type staticEnvelope struct {
+	bodies [][]byte
+	langs  *langSet
+}
+
+// pick returns the body for the client's language, and that language
+// when the message is localized.
+func (s *staticEnvelope) pick(r *http.Request) ([]byte, []string) {
+	if s.langs == nil {
+		return s.bodies[0], nil
+	}
+	i := s.langs.pick(r)
+	return s.bodies[i], s.langs.names[i]
+}
+
 // encodeStatic pre-encodes, per status, the envelope of a response that
 // takes nothing from the upstream (an HTML page, a gateway error), when
-// nothing in it depends on the request.
+// nothing in it depends on the request but the client's language.
 func (h *Handler) encodeStatic() {
-	h.static = [numStatus][]byte{}
+	h.static = [numStatus]*staticEnvelope{}
 	h.staticLengths = map[int][]string{}
 	if h.RequestID != "" {
 		return
@@ -80,19 +99,29 @@ func (h *Handler) encodeStatic() {
 		}
 	}
 	for st := minStatus; st <= maxStatus; st++ {
-		code, msg := h.ruleChoice(st)
-		if msg.dynamic {
-			continue
+		code, own, entry := h.statusChoice(st)
+		texts := []template{own}
+		var langs *langSet
+		if own.s == "" && entry != nil {
+			texts, langs = entry.texts, entry.langs
 		}
-		e := envelope{code: code, msg: h.cleanMessage(msg.s)}
-		if e.msg == "" {
-			e.msg = reasonPhrase(st)
+		s := &staticEnvelope{langs: langs}
+		for _, t := range texts {
+			if t.dynamic {
+				s = nil
+				break
+			}
+			e := envelope{code: code, msg: h.cleanMessage(t.s)}
+			if e.msg == "" {
+				e.msg = reasonPhrase(st)
+			}
+			body := h.appendEnvelope(nil, e, nil)
+			s.bodies = append(s.bodies, body)
+			if h.staticLengths[len(body)] == nil {
+				h.staticLengths[len(body)] = []string{strconv.Itoa(len(body))}
+			}
 		}
-		body := h.appendEnvelope(nil, e, nil)
-		h.static[st-minStatus] = body
-		if h.staticLengths[len(body)] == nil {
-			h.staticLengths[len(body)] = []string{strconv.Itoa(len(body))}
-		}
+		h.static[st-minStatus] = s
 	}
 }
 

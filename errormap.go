@@ -103,17 +103,21 @@ func (s *statusSet) has(status int) bool {
 	return status >= minStatus && status <= maxStatus && s[status-minStatus]
 }
 
-// statusRule is a compiled map_status line.
+// statusRule is a compiled map_status line, or a `statuses` spec of a
+// catalog entry.
 type statusRule struct {
-	spec statusSpec
-	code string
-	msg  template
+	spec  statusSpec
+	code  string
+	msg   template      // the line's own message; empty for catalog rules
+	entry *catalogEntry // the catalog entry of a catalog rule, else nil
 }
 
-// codeRule is a compiled map_code line.
+// codeRule is a compiled map_code line, or an `upstream_codes` member of a
+// catalog entry.
 type codeRule struct {
-	code string
-	msg  template
+	code  string
+	msg   template
+	entry *catalogEntry
 }
 
 // errorMap holds the operator's rules, compiled for constant-time lookup.
@@ -123,10 +127,11 @@ type errorMap struct {
 	byStatus [numStatus]*statusRule
 	byCode   map[string]*codeRule
 	prefix   string
+	catalog  *catalog // nil without catalogs
 }
 
-func compileErrorMap(statusRules []StatusRule, codeRules []CodeRule, prefix string) (*errorMap, error) {
-	m := &errorMap{prefix: prefix}
+func compileErrorMap(statusRules []StatusRule, codeRules []CodeRule, prefix string, cat *catalog) (*errorMap, error) {
+	m := &errorMap{prefix: prefix, catalog: cat}
 	seen := make(map[statusSpec]bool, len(statusRules))
 	for i, r := range statusRules {
 		spec, err := parseStatusSpec(r.Status)
@@ -140,17 +145,9 @@ func compileErrorMap(statusRules []StatusRule, codeRules []CodeRule, prefix stri
 			return nil, fmt.Errorf("map_status %s: duplicate rule for the same statuses", r.Status)
 		}
 		seen[spec] = true
-		rule := &statusRule{spec: spec, code: r.ErrorCode, msg: newTemplate(r.ErrorMsg)}
-		for st := spec.lo; st <= spec.hi; st++ {
-			// Strictly narrower only: at equal specificity the first written wins.
-			if cur := m.byStatus[st-minStatus]; cur == nil || spec.narrowerThan(cur.spec) {
-				m.byStatus[st-minStatus] = rule
-			}
-		}
+		m.addStatusRule(&statusRule{spec: spec, code: r.ErrorCode, msg: newTemplate(r.ErrorMsg)})
 	}
-	if len(codeRules) > 0 {
-		m.byCode = make(map[string]*codeRule, len(codeRules))
-	}
+	m.byCode = make(map[string]*codeRule, len(codeRules))
 	for _, r := range codeRules {
 		if r.UpstreamCode == "" {
 			return nil, fmt.Errorf("map_code: upstream code is empty")
@@ -163,7 +160,36 @@ func compileErrorMap(statusRules []StatusRule, codeRules []CodeRule, prefix stri
 		}
 		m.byCode[r.UpstreamCode] = &codeRule{code: r.ErrorCode, msg: newTemplate(r.ErrorMsg)}
 	}
+	if cat != nil {
+		// After the handler's own rules: at equal specificity its lines
+		// win, and its map_code lines come first.
+		for _, e := range cat.entries {
+			for _, s := range e.statuses {
+				spec, _ := parseStatusSpec(s) // checked when the catalog loaded
+				m.addStatusRule(&statusRule{spec: spec, code: e.code, entry: e})
+			}
+			for _, up := range e.upstreamCodes {
+				if _, mine := m.byCode[up]; !mine {
+					m.byCode[up] = &codeRule{code: e.code, entry: e}
+				}
+			}
+		}
+	}
+	if len(m.byCode) == 0 {
+		m.byCode = nil
+	}
 	return m, nil
+}
+
+// addStatusRule makes rule the rule of each of its statuses that has no
+// rule yet or only a strictly wider one: at equal specificity the rule
+// added first wins.
+func (m *errorMap) addStatusRule(rule *statusRule) {
+	for st := rule.spec.lo; st <= rule.spec.hi; st++ {
+		if cur := m.byStatus[st-minStatus]; cur == nil || rule.spec.narrowerThan(cur.spec) {
+			m.byStatus[st-minStatus] = rule
+		}
+	}
 }
 
 // statusRuleFor returns the map_status rule that applies to status, or nil.
@@ -195,8 +221,43 @@ func (m *errorMap) checkPattern(re *regexp.Regexp, statuses *statusSet) error {
 		}
 	}
 	for up, r := range m.byCode {
-		if !re.MatchString(r.code) {
+		if r.entry == nil && !re.MatchString(r.code) {
 			return fmt.Errorf("code_pattern %q rejects the configured map_code code %q (for %q)", re.String(), r.code, up)
+		}
+	}
+	if m.catalog != nil {
+		for _, e := range m.catalog.entries {
+			if !re.MatchString(e.code) {
+				return fmt.Errorf("code_pattern %q rejects the code of catalog %q errors[%d] (code %q)", re.String(), e.file, e.index, e.code)
+			}
+		}
+	}
+	return nil
+}
+
+// checkKnown is the completeness check of unknown_codes rewrite: every
+// code the handler itself can send must be in the catalog. It names the
+// first one missing, in configuration order.
+func (h *Handler) checkKnown() error {
+	cat := h.errors.catalog
+	if cat == nil {
+		return fmt.Errorf("unknown_codes rewrite: needs a catalog, the list of known codes")
+	}
+	for _, r := range h.MapStatus {
+		if !cat.has(r.ErrorCode) {
+			return fmt.Errorf("unknown_codes rewrite: the map_status %s code %q is not in the catalog", r.Status, r.ErrorCode)
+		}
+	}
+	for _, r := range h.MapCode {
+		if !cat.has(r.ErrorCode) {
+			return fmt.Errorf("unknown_codes rewrite: the map_code %s code %q is not in the catalog", r.UpstreamCode, r.ErrorCode)
+		}
+	}
+	for st := minStatus; st <= maxStatus; st++ {
+		if h.statuses.has(st) && h.errors.statusRuleFor(st) == nil {
+			if c := h.errors.fallbackCode(st); !cat.has(c) {
+				return fmt.Errorf("unknown_codes rewrite: the fallback code %q of status %d is not in the catalog (add it, or a map_status or catalog statuses rule for %d)", c, st, st)
+			}
 		}
 	}
 	return nil
@@ -210,39 +271,81 @@ func reasonPhrase(status int) string {
 	return "Error"
 }
 
-// ruleChoice is the part of the choice that depends on the status alone:
-// steps 3–4 for the code, step 3 for the message (possibly empty).
-func (h *Handler) ruleChoice(status int) (string, template) {
-	if r := h.errors.statusRuleFor(status); r != nil {
-		return r.code, r.msg
+// statusChoice is the choice for a response that takes nothing from the
+// upstream (a gateway error, an HTML page): the code of the status's rule
+// or the fallback code, and where its message comes from: the rule's own
+// message, else a catalog entry (the rule's, else the code's), else none.
+func (h *Handler) statusChoice(status int) (code string, own template, entry *catalogEntry) {
+	m := h.errors
+	if r := m.statusRuleFor(status); r != nil {
+		if r.msg.s != "" || r.entry != nil {
+			return r.code, r.msg, r.entry
+		}
+		code = r.code
+	} else {
+		code = m.fallbackCode(status)
 	}
-	return h.errors.fallbackCode(status), template{}
+	return code, template{}, m.catalog.entryFor(code, status)
+}
+
+// codeAllowed reports whether an upstream's own error_code may be kept
+// (step 2 of the code choice).
+func (h *Handler) codeAllowed(code string) bool {
+	return (h.codeRE == nil || h.codeRE.MatchString(code)) && (!h.unknownRewrite || h.errors.catalog.has(code))
+}
+
+// ruleText renders a rule's message: its own, else its catalog entry's in
+// the client's language. lang is the Content-Language of a localized
+// message, nil otherwise.
+func (h *Handler) ruleText(own template, entry *catalogEntry, r *http.Request, repl *caddy.Replacer) (msg string, lang []string) {
+	if own.s != "" {
+		return h.cleanMessage(own.render(repl)), nil
+	}
+	if entry != nil {
+		t, lang := entry.message(r)
+		if msg := h.cleanMessage(t.render(repl)); msg != "" {
+			return msg, lang
+		}
+	}
+	return "", nil
 }
 
 // choose picks error_code and error_msg for a rewritten response from
 // what the upstream said (zero for gateway errors and bodies that say
-// nothing usable) and the operator's rules.
-func (h *Handler) choose(status int, up upstreamWords, repl *caddy.Replacer) envelope {
+// nothing usable), the operator's rules and the catalog (§4, §10.2).
+func (h *Handler) choose(status int, up upstreamWords, r *http.Request, repl *caddy.Replacer) envelope {
 	var e envelope
+	m := h.errors
 	var rule *codeRule
-	if up.code != "" && h.errors.byCode != nil {
-		rule = h.errors.byCode[up.code]
+	if up.code != "" && m.byCode != nil {
+		rule = m.byCode[up.code]
 	}
-	statusCode, statusMsg := h.ruleChoice(status)
+	sr := m.statusRuleFor(status)
+	byStatusRule := false
 	switch {
 	case rule != nil:
 		e.code = rule.code
-		e.msg = h.cleanMessage(rule.msg.render(repl))
-	case up.errorCode != "" && (h.codeRE == nil || h.codeRE.MatchString(up.errorCode)):
+		e.msg, e.lang = h.ruleText(rule.msg, rule.entry, r, repl)
+	case up.errorCode != "" && h.codeAllowed(up.errorCode):
 		e.code = up.errorCode
+	case sr != nil:
+		e.code, byStatusRule = sr.code, true
 	default:
-		e.code = statusCode
+		e.code = m.fallbackCode(status)
 	}
 	if e.msg == "" && up.msg != "" && h.upstreamOK.has(status) {
 		e.msg = h.cleanMessage(up.msg)
 	}
+	// The message belongs to the code: the rule that chose it, else the
+	// catalog's message of the code, else the status's rule.
+	if e.msg == "" && byStatusRule {
+		e.msg, e.lang = h.ruleText(sr.msg, sr.entry, r, repl)
+	}
 	if e.msg == "" {
-		e.msg = h.cleanMessage(statusMsg.render(repl))
+		e.msg, e.lang = h.ruleText(template{}, m.catalog.entryFor(e.code, status), r, repl)
+	}
+	if e.msg == "" && sr != nil && !byStatusRule {
+		e.msg, e.lang = h.ruleText(sr.msg, sr.entry, r, repl)
 	}
 	if e.msg == "" {
 		e.msg = reasonPhrase(status)

@@ -52,7 +52,7 @@ func TestStatusRuleLookup(t *testing.T) {
 		{Status: "502-505", ErrorCode: "SECOND.502-505"}, // same width: first written wins at 502, 503
 		{Status: "5xx", ErrorCode: "CLASS.5"},
 	}
-	m, err := compileErrorMap(rules, nil, "GW")
+	m, err := compileErrorMap(rules, nil, "GW", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestCompileErrorMapErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := compileErrorMap(tt.status, tt.code, "GW")
+			_, err := compileErrorMap(tt.status, tt.code, "GW", nil)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
 			}
@@ -151,7 +151,7 @@ func TestChoose(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := h.choose(tt.status, tt.up, nil); got != tt.want {
+			if got := h.choose(tt.status, tt.up, nil, nil); got.msg != tt.want.msg || got.code != tt.want.code {
 				t.Fatalf("choose = %+v, want %+v", got, tt.want)
 			}
 		})

@@ -75,7 +75,7 @@ func FuzzExamine(f *testing.F) {
 			return
 		}
 		for _, status := range []int{400, 502} {
-			out, _ := h.envelopeFor(status, hdr, v.words, nil)
+			out, _, _ := h.envelopeFor(status, hdr, v.words, nil, nil)
 			got := checkEnvelope(t, out, "service")
 			checkClean(t, got["error_msg"], h.maxMessage)
 		}

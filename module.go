@@ -111,6 +111,30 @@ type Handler struct {
 	// contract before turning the rewrite on.
 	Mode string `json:"mode,omitempty"`
 
+	// A name for this handler, for people: its title in the output of
+	// `caddy error-catalog`, the `route` label of its metrics and the
+	// `route` field of its logs. Default: none.
+	Name string `json:"name,omitempty"`
+
+	// Error catalogs: JSON or YAML files (by extension) that list the
+	// API's error codes, each with its status, message, translations,
+	// description, and the upstream codes and statuses it answers for.
+	// Catalog `upstream_codes` act as map_code rules after this handler's
+	// own, and catalog `statuses` as map_status rules that lose to this
+	// handler's own at equal specificity. A message-less rule takes the
+	// catalog's message of its code, in the client's language
+	// (`X-Language`, else `Accept-Language`). Relative paths are relative
+	// to Caddy's working directory. Every file is checked when the
+	// configuration loads.
+	Catalogs []string `json:"catalogs,omitempty"`
+
+	// `pass` (default) accepts any upstream error_code. `rewrite` makes
+	// the catalogs the whole contract: an upstream envelope whose
+	// error_code is not in them is rewritten (reason `unknown_code`), an
+	// upstream code outside them is not kept, and every code this
+	// handler itself can send must be in them.
+	UnknownCodes string `json:"unknown_codes,omitempty"`
+
 	statuses   statusSet
 	errors     *errorMap
 	codeRE     *regexp.Regexp
@@ -121,10 +145,13 @@ type Handler struct {
 	maxMessage int
 	gateway    bool
 	report     bool
+	// unknownRewrite: unknown_codes rewrite.
+	unknownRewrite bool
 	// static[status-400] is the whole envelope for responses that take
-	// nothing from the upstream, encoded once here; nil when the envelope
-	// depends on the request (placeholders, request IDs).
-	static [numStatus][]byte
+	// nothing from the upstream, encoded once here (one per language of a
+	// localized message); nil when the envelope depends on the request
+	// otherwise (placeholders, request IDs).
+	static [numStatus]*staticEnvelope
 	// staticLengths holds the Content-Length values of the static
 	// envelopes, encoded once.
 	staticLengths map[int][]string
@@ -195,8 +222,23 @@ func (h *Handler) compile() error {
 	if prefix == "" {
 		prefix = defaultCodePrefix
 	}
-	if h.errors, err = compileErrorMap(h.MapStatus, h.MapCode, prefix); err != nil {
+	cat, err := loadCatalogs(h.Catalogs)
+	if err != nil {
 		return err
+	}
+	if h.errors, err = compileErrorMap(h.MapStatus, h.MapCode, prefix, cat); err != nil {
+		return err
+	}
+	switch h.UnknownCodes {
+	case "", "pass":
+		h.unknownRewrite = false
+	case "rewrite":
+		h.unknownRewrite = true
+		if err := h.checkKnown(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown_codes %q: must be pass or rewrite", h.UnknownCodes)
 	}
 	if h.upstreamOK, err = upstreamPolicy(h.UpstreamMessage); err != nil {
 		return err

@@ -31,6 +31,7 @@ const (
 	reasonGatewayError  = "gateway_error"    // the wrapped handler returned an error
 	reasonStream        = "stream"           // a streamed error (Incremental: ?1, SSE): passed unheld
 	reasonDuplicate     = "duplicate_fields" // error_code or error_msg appears twice: clients would disagree
+	reasonUnknownCode   = "unknown_code"     // unknown_codes rewrite: error_code is not in the catalog
 )
 
 // Headers that describe the upstream's body, and are wrong for the envelope.
@@ -134,8 +135,8 @@ func (h *Handler) handleError(iw *interceptWriter, r *http.Request, err error) e
 	iw.dropHeld()
 	hdr := iw.Header()
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	body, rid := h.envelopeFor(status, hdr, upstreamWords{}, repl)
-	h.writeRewrite(iw.ResponseWriter, r, status, body, rid)
+	body, rid, lang := h.envelopeFor(status, hdr, upstreamWords{}, r, repl)
+	h.writeRewrite(iw.ResponseWriter, r, status, body, rid, lang)
 	return nil
 }
 
@@ -164,10 +165,10 @@ func (h *Handler) judge(iw *interceptWriter, r *http.Request) {
 		return
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	body, rid := h.envelopeFor(iw.status, hdr, v.words, repl)
+	body, rid, lang := h.envelopeFor(iw.status, hdr, v.words, r, repl)
 	h.rewritten(r, iw.status, hdr, v, body)
 	iw.dropHeld()
-	h.writeRewrite(iw.ResponseWriter, r, iw.status, body, rid)
+	h.writeRewrite(iw.ResponseWriter, r, iw.status, body, rid, lang)
 }
 
 // examine decides whether a held error response conforms (§3) and, when
@@ -224,6 +225,8 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 			v.reason = reasonDuplicate
 		case h.codeRE != nil && !h.codeRE.MatchString(code):
 			v.reason = reasonCodePattern
+		case h.unknownRewrite && !h.errors.catalog.has(code):
+			v.reason = reasonUnknownCode
 		default:
 			v.reason = reasonConforming
 		}
@@ -277,8 +280,9 @@ func isJSONType(mt string) bool {
 // is on, the request ID it carries: the response's X-Request-Id when it
 // has one (the upstream's, or one set by an earlier handler), so that the
 // body and the header always agree.
-func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, repl *caddy.Replacer) ([]byte, string) {
-	var rid string
+//
+// lang is the Content-Language of a localized catalog message, else nil.
+func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, r *http.Request, repl *caddy.Replacer) (body []byte, rid string, lang []string) {
 	if h.RequestID != "" {
 		rid = headerValue(hdr, "X-Request-Id")
 		if rid == "" {
@@ -287,17 +291,21 @@ func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, rep
 	}
 	if up == (upstreamWords{}) && rid == "" && status >= minStatus && status <= maxStatus {
 		if static := h.static[status-minStatus]; static != nil {
-			return static, ""
+			body, lang = static.pick(r)
+			return body, "", lang
 		}
 	}
-	e := h.choose(status, up, repl)
+	e := h.choose(status, up, r, repl)
 	e.requestID = rid
-	return h.appendEnvelope(make([]byte, 0, 128), e, repl), rid
+	return h.appendEnvelope(make([]byte, 0, 128), e, repl), rid, e.lang
 }
 
 // writeRewrite sends an envelope with the headers of §2: the status and
 // every header kept but those that describe the replaced body.
-func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status int, body []byte, requestID string) {
+//
+// A localized message adds its Content-Language, and Vary names the
+// headers that chose the language, besides those the upstream named.
+func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status int, body []byte, requestID string, lang []string) {
 	hdr := w.Header()
 	for _, k := range bodyHeaders {
 		delete(hdr, k)
@@ -312,6 +320,10 @@ func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status in
 	}
 	if requestID != "" {
 		hdr.Set("X-Request-Id", requestID)
+	}
+	if lang != nil {
+		hdr["Content-Language"] = lang
+		addVary(hdr, varyLanguage)
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {

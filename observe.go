@@ -22,7 +22,7 @@ const (
 var allReasons = []string{
 	reasonConforming, reasonHead, reasonStream, reasonNotJSON, reasonEmpty, reasonInvalidJSON,
 	reasonNotObject, reasonMissingFields, reasonDuplicate, reasonCodePattern, reasonTooLarge,
-	reasonBadEncoding, reasonGatewayError,
+	reasonBadEncoding, reasonGatewayError, reasonUnknownCode,
 }
 
 // newResponsesCounter is the counter of examined responses. Every handler

@@ -1,0 +1,497 @@
+package errenvelope
+
+// The error catalog (SPEC §10.1): JSON or YAML files that list an API's
+// error codes with their statuses and messages. They are read and checked
+// once, when the configuration loads; a request only reads the result.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/language"
+)
+
+// catalogEntry is one checked entry of a catalog file.
+type catalogEntry struct {
+	code   string
+	status int
+	// texts[i] is the message in langs.tags[i]; texts[0] is `message`.
+	texts         []template
+	langs         *langSet // nil when the entry has no `messages`
+	description   string
+	typ           string
+	upstreamCodes []string
+	statuses      []string
+	file          string
+	index         int
+}
+
+// message returns the entry's message in the language the client
+// prefers, and the Content-Language value of that language (nil when the
+// entry speaks one language only, and so does not vary by client).
+func (e *catalogEntry) message(r *http.Request) (template, []string) {
+	if e.langs == nil {
+		return e.texts[0], nil
+	}
+	i := e.langs.pick(r)
+	return e.texts[i], e.langs.names[i]
+}
+
+// catalog is every entry of a handler's catalogs, in file order.
+type catalog struct {
+	entries []*catalogEntry
+	// byCode lists the entries of each code (one per status it has), so a
+	// lookup costs the same whatever the catalog's size.
+	byCode map[string][]*catalogEntry
+}
+
+func (c *catalog) has(code string) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.byCode[code]
+	return ok
+}
+
+// entryFor returns the entry of code for status, else the first entry of
+// code, else nil.
+func (c *catalog) entryFor(code string, status int) *catalogEntry {
+	if c == nil {
+		return nil
+	}
+	es := c.byCode[code]
+	for _, e := range es {
+		if e.status == status {
+			return e
+		}
+	}
+	if len(es) > 0 {
+		return es[0]
+	}
+	return nil
+}
+
+// The members of a catalog file and of its entries.
+var (
+	catalogMembers = []string{"language", "errors"}
+	entryMembers   = []string{"code", "status", "message", "messages", "description", "type", "upstream_codes", "statuses"}
+)
+
+// rawEntry is one entry of a file, as JSON, with the line it starts on.
+type rawEntry struct {
+	line int
+	data []byte
+}
+
+// loadCatalogs reads and checks the catalog files of one handler. Codes
+// and upstream codes are unique across all of them, as are status specs
+// and code + status pairs.
+func loadCatalogs(paths []string) (*catalog, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	c := &catalog{byCode: map[string][]*catalogEntry{}}
+	sets := langSets{}
+	upstreamOwner := map[string]*catalogEntry{}
+	specOwner := map[statusSpec]*catalogEntry{}
+	seenFile := map[string]bool{}
+	for _, path := range paths {
+		if path == "" {
+			return nil, fmt.Errorf("catalog: file name is empty")
+		}
+		if seenFile[filepath.Clean(path)] {
+			return nil, fmt.Errorf("catalog %q: listed twice", path)
+		}
+		seenFile[filepath.Clean(path)] = true
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("catalog %q: %w", path, err)
+		}
+		lang, raws, err := splitCatalog(path, data)
+		if err != nil {
+			return nil, fmt.Errorf("catalog %q: %w", path, err)
+		}
+		for i, raw := range raws {
+			e, err := parseEntry(raw.data, lang, sets)
+			if e != nil {
+				e.file, e.index = path, i
+			}
+			where := func() string {
+				s := fmt.Sprintf("catalog %q line %d: errors[%d]", path, raw.line, i)
+				if e != nil && e.code != "" {
+					s += fmt.Sprintf(" (code %q)", e.code)
+				}
+				return s
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where(), err)
+			}
+			for _, other := range c.byCode[e.code] {
+				if other.status == e.status {
+					return nil, fmt.Errorf("%s: status: code %q with status %d is already %s", where(), e.code, e.status, other.ref())
+				}
+			}
+			for _, up := range e.upstreamCodes {
+				if other := upstreamOwner[up]; other != nil {
+					return nil, fmt.Errorf("%s: upstream_codes: %q is already claimed by %s", where(), up, other.ref())
+				}
+				upstreamOwner[up] = e
+			}
+			for _, s := range e.statuses {
+				spec, _ := parseStatusSpec(s) // checked by parseEntry
+				if other := specOwner[spec]; other != nil {
+					return nil, fmt.Errorf("%s: statuses: %s is already claimed by %s", where(), s, other.ref())
+				}
+				specOwner[spec] = e
+			}
+			c.entries = append(c.entries, e)
+			c.byCode[e.code] = append(c.byCode[e.code], e)
+		}
+	}
+	return c, nil
+}
+
+// ref names an entry in messages about another one.
+func (e *catalogEntry) ref() string {
+	return fmt.Sprintf("errors[%d] (code %q) of catalog %q", e.index, e.code, e.file)
+}
+
+// splitCatalog parses a file by its extension into its language and its
+// entries, each still raw, with the line it starts on.
+func splitCatalog(path string, data []byte) (language.Tag, []rawEntry, error) {
+	var langName string
+	var raws []rawEntry
+	var err error
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		langName, raws, err = splitJSON(data)
+	case ".yaml", ".yml":
+		langName, raws, err = splitYAML(data)
+	default:
+		return language.Tag{}, nil, fmt.Errorf("want a .json, .yaml or .yml file")
+	}
+	if err != nil {
+		return language.Tag{}, nil, err
+	}
+	if langName == "" {
+		langName = "en"
+	}
+	tag, err := language.Parse(langName)
+	if err != nil {
+		return language.Tag{}, nil, fmt.Errorf("language: %q is not a BCP 47 language tag", langName)
+	}
+	return tag, raws, nil
+}
+
+func splitJSON(data []byte) (string, []rawEntry, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	fail := func(err error) (string, []rawEntry, error) {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return "", nil, fmt.Errorf("line %d: syntax error: %v", lineAt(data, int(se.Offset)), se)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return "", nil, fmt.Errorf("line %d: syntax error: unexpected end of file", lineAt(data, len(data)))
+		}
+		return "", nil, err
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return fail(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return "", nil, fmt.Errorf("line 1: want an object with the members language and errors")
+	}
+	var lang string
+	var raws []rawEntry
+	seen := map[string]bool{}
+	for dec.More() {
+		keyAt := nextToken(data, int(dec.InputOffset()))
+		tok, err := dec.Token()
+		if err != nil {
+			return fail(err)
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return "", nil, fmt.Errorf("line %d: member %q appears twice", lineAt(data, keyAt), key)
+		}
+		seen[key] = true
+		switch key {
+		case "language":
+			if err := dec.Decode(&lang); err != nil {
+				return fail(memberTypeError("language", "a string", err))
+			}
+		case "errors":
+			tok, err := dec.Token()
+			if err != nil {
+				return fail(err)
+			}
+			if d, ok := tok.(json.Delim); !ok || d != '[' {
+				return "", nil, fmt.Errorf("line %d: errors: want a list of entries", lineAt(data, keyAt))
+			}
+			for dec.More() {
+				at := nextToken(data, int(dec.InputOffset()))
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					return fail(err)
+				}
+				raws = append(raws, rawEntry{line: lineAt(data, at), data: raw})
+			}
+			if _, err := dec.Token(); err != nil {
+				return fail(err)
+			}
+		default:
+			return "", nil, fmt.Errorf("line %d: unknown member %q (want %s)", lineAt(data, keyAt), key, strings.Join(catalogMembers, ", "))
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fail(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return "", nil, fmt.Errorf("line %d: unexpected data after the catalog object", lineAt(data, int(dec.InputOffset())))
+	}
+	if !seen["errors"] {
+		return "", nil, fmt.Errorf("errors: missing (the list of entries)")
+	}
+	return lang, raws, nil
+}
+
+func splitYAML(data []byte) (string, []rawEntry, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return "", nil, fmt.Errorf("syntax error: %w", err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return "", nil, fmt.Errorf("errors: missing (the file is empty)")
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return "", nil, fmt.Errorf("line %d: want a mapping with the members language and errors", root.Line)
+	}
+	var lang string
+	var raws []rawEntry
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if seen[k.Value] {
+			return "", nil, fmt.Errorf("line %d: member %q appears twice", k.Line, k.Value)
+		}
+		seen[k.Value] = true
+		switch k.Value {
+		case "language":
+			if v.Kind != yaml.ScalarNode {
+				return "", nil, fmt.Errorf("line %d: language: want a string", v.Line)
+			}
+			lang = v.Value
+		case "errors":
+			if v.Kind != yaml.SequenceNode {
+				return "", nil, fmt.Errorf("line %d: errors: want a list of entries", v.Line)
+			}
+			for j, item := range v.Content {
+				var x any
+				if err := item.Decode(&x); err != nil {
+					return "", nil, fmt.Errorf("line %d: errors[%d]: %w", item.Line, j, err)
+				}
+				raw, err := json.Marshal(x)
+				if err != nil {
+					return "", nil, fmt.Errorf("line %d: errors[%d]: members must be named by strings", item.Line, j)
+				}
+				raws = append(raws, rawEntry{line: item.Line, data: raw})
+			}
+		default:
+			return "", nil, fmt.Errorf("line %d: unknown member %q (want %s)", k.Line, k.Value, strings.Join(catalogMembers, ", "))
+		}
+	}
+	if !seen["errors"] {
+		return "", nil, fmt.Errorf("errors: missing (the list of entries)")
+	}
+	return lang, raws, nil
+}
+
+// parseEntry checks one entry. On error it still returns the entry with
+// its code when the code could be read, so the message can name it.
+func parseEntry(data []byte, fileLang language.Tag, sets langSets) (*catalogEntry, error) {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(data, &members); err != nil || members == nil {
+		return nil, fmt.Errorf("want an object with the members %s", strings.Join(entryMembers, ", "))
+	}
+	e := &catalogEntry{}
+	if raw, ok := members["code"]; ok {
+		if err := json.Unmarshal(raw, &e.code); err != nil {
+			return nil, memberTypeError("code", "a string", err)
+		}
+	}
+	for name := range members {
+		if !isEntryMember(name) {
+			return e, fmt.Errorf("unknown member %q (want %s)", name, strings.Join(entryMembers, ", "))
+		}
+	}
+	if _, ok := members["code"]; !ok {
+		return e, fmt.Errorf("code: missing")
+	}
+	if e.code == "" {
+		return e, fmt.Errorf("code: empty")
+	}
+	if !isPlausibleCode(e.code) {
+		return e, fmt.Errorf("code: %q has surrounding space or control characters", e.code)
+	}
+
+	raw, ok := members["status"]
+	if !ok {
+		return e, fmt.Errorf("status: missing")
+	}
+	if err := json.Unmarshal(raw, &e.status); err != nil {
+		return e, fmt.Errorf("status: want a number within %d-%d, got %s", minStatus, maxStatus, raw)
+	}
+	if e.status < minStatus || e.status > maxStatus {
+		return e, fmt.Errorf("status: %d is not within %d-%d", e.status, minStatus, maxStatus)
+	}
+
+	var msg string
+	if raw, ok := members["message"]; !ok {
+		return e, fmt.Errorf("message: missing")
+	} else if err := json.Unmarshal(raw, &msg); err != nil {
+		return e, memberTypeError("message", "a string", err)
+	}
+	if strings.TrimSpace(msg) == "" {
+		return e, fmt.Errorf("message: empty")
+	}
+
+	var msgs map[string]string
+	if raw, ok := members["messages"]; ok {
+		if err := json.Unmarshal(raw, &msgs); err != nil {
+			return e, memberTypeError("messages", "an object of language tags and messages", err)
+		}
+	}
+	byTag := map[string]string{}
+	var tags []language.Tag
+	for name, text := range msgs {
+		tag, err := language.Parse(name)
+		if err != nil {
+			return e, fmt.Errorf("messages: %q is not a BCP 47 language tag", name)
+		}
+		canon := tag.String()
+		if tag == fileLang {
+			return e, fmt.Errorf("messages: %q is the catalog's language, whose message is `message`", name)
+		}
+		if _, dup := byTag[canon]; dup {
+			return e, fmt.Errorf("messages: %q appears twice", canon)
+		}
+		if strings.TrimSpace(text) == "" {
+			return e, fmt.Errorf("messages: the %q message is empty", name)
+		}
+		byTag[canon] = text
+		tags = append(tags, tag)
+	}
+	e.texts = []template{newTemplate(msg)}
+	if len(tags) > 0 {
+		e.langs = sets.get(sortedTags(fileLang, tags))
+		for _, t := range e.langs.tags[1:] {
+			e.texts = append(e.texts, newTemplate(byTag[t.String()]))
+		}
+	}
+
+	if raw, ok := members["description"]; ok {
+		if err := json.Unmarshal(raw, &e.description); err != nil {
+			return e, memberTypeError("description", "a string", err)
+		}
+	}
+	if raw, ok := members["type"]; ok {
+		if err := json.Unmarshal(raw, &e.typ); err != nil {
+			return e, memberTypeError("type", "a string (a URI)", err)
+		}
+		if _, err := url.Parse(e.typ); err != nil || e.typ == "" || strings.ContainsAny(e.typ, " \t\r\n") {
+			return e, fmt.Errorf("type: %q is not a URI", e.typ)
+		}
+	}
+	if raw, ok := members["upstream_codes"]; ok {
+		if err := json.Unmarshal(raw, &e.upstreamCodes); err != nil {
+			return e, memberTypeError("upstream_codes", "a list of strings", err)
+		}
+		seen := map[string]bool{}
+		for _, up := range e.upstreamCodes {
+			if up == "" {
+				return e, fmt.Errorf("upstream_codes: an upstream code is empty")
+			}
+			if seen[up] {
+				return e, fmt.Errorf("upstream_codes: %q appears twice", up)
+			}
+			seen[up] = true
+		}
+	}
+	if raw, ok := members["statuses"]; ok {
+		var specs []json.RawMessage
+		if err := json.Unmarshal(raw, &specs); err != nil {
+			return e, memberTypeError("statuses", "a list of statuses, classes or ranges", err)
+		}
+		seen := map[statusSpec]bool{}
+		for _, s := range specs {
+			var spec string
+			if json.Unmarshal(s, &spec) != nil {
+				var n json.Number // 404 and "404" alike
+				if err := json.Unmarshal(s, &n); err != nil {
+					return e, fmt.Errorf("statuses: want statuses, classes or ranges as strings, got %s", s)
+				}
+				spec = n.String()
+			}
+			parsed, err := parseStatusSpec(spec)
+			if err != nil {
+				return e, fmt.Errorf("statuses: %w", err)
+			}
+			if seen[parsed] {
+				return e, fmt.Errorf("statuses: %s appears twice", spec)
+			}
+			seen[parsed] = true
+			e.statuses = append(e.statuses, spec)
+		}
+	}
+	return e, nil
+}
+
+func isEntryMember(name string) bool {
+	for _, m := range entryMembers {
+		if m == name {
+			return true
+		}
+	}
+	return false
+}
+
+// memberTypeError says which member has the wrong JSON type, without the
+// Go type names encoding/json would give.
+func memberTypeError(member, want string, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("%s: want %s, got a JSON %s", member, want, te.Value)
+	}
+	return fmt.Errorf("%s: want %s", member, want)
+}
+
+// lineAt is the 1-based line of byte offset off.
+func lineAt(data []byte, off int) int {
+	off = min(max(off, 0), len(data))
+	return 1 + bytes.Count(data[:off], []byte{'\n'})
+}
+
+// nextToken skips the space and separators after off, to where the next
+// value of a JSON stream starts.
+func nextToken(data []byte, off int) int {
+	for off < len(data) {
+		switch data[off] {
+		case ' ', '\t', '\r', '\n', ',', ':':
+			off++
+		default:
+			return off
+		}
+	}
+	return off
+}

@@ -1,0 +1,115 @@
+package errenvelope
+
+// Languages (SPEC §10.4): which of a catalog entry's messages a client gets.
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"golang.org/x/text/language"
+)
+
+// langSet is the languages one catalog entry speaks: tags[0] is the
+// language of its `message`, the rest those of its `messages`. Entries
+// that speak the same languages share one langSet, and so one matcher.
+type langSet struct {
+	tags    []language.Tag
+	names   [][]string // Content-Language values by index, as shared header slices
+	matcher language.Matcher
+}
+
+func newLangSet(tags []language.Tag) *langSet {
+	ls := &langSet{tags: tags, matcher: language.NewMatcher(tags)}
+	for _, t := range tags {
+		ls.names = append(ls.names, []string{t.String()})
+	}
+	return ls
+}
+
+// langSets interns langSets by the languages they hold, in order.
+type langSets map[string]*langSet
+
+func (s langSets) get(tags []language.Tag) *langSet {
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = t.String()
+	}
+	key := strings.Join(names, ",")
+	if ls := s[key]; ls != nil {
+		return ls
+	}
+	ls := newLangSet(tags)
+	s[key] = ls
+	return ls
+}
+
+// sortedTags orders the tags of a `messages` member so that entries
+// listing the same languages in another order share a langSet.
+func sortedTags(first language.Tag, rest []language.Tag) []language.Tag {
+	sort.Slice(rest, func(i, j int) bool { return rest[i].String() < rest[j].String() })
+	return append([]language.Tag{first}, rest...)
+}
+
+// pick returns the index of the language the client prefers among the
+// set's: by the X-Language request header (the Huawei Cloud convention)
+// when it holds a valid tag, else by Accept-Language with its q values.
+// Tags match case-insensitively, a regional tag falls back to its base
+// language and a base language matches its regional variants, as
+// golang.org/x/text's BCP 47 matcher decides. No header, `*` or no match
+// give 0, the entry's `message`.
+func (ls *langSet) pick(r *http.Request) int {
+	if r == nil {
+		return 0
+	}
+	if x := headerValue(r.Header, "X-Language"); x != "" {
+		if tag, err := language.Parse(strings.TrimSpace(x)); err == nil {
+			return ls.match(tag)
+		}
+	}
+	al := r.Header["Accept-Language"]
+	if len(al) == 0 {
+		return 0
+	}
+	tags, _, err := language.ParseAcceptLanguage(strings.Join(al, ","))
+	if err != nil || len(tags) == 0 {
+		return 0
+	}
+	return ls.match(tags...)
+}
+
+func (ls *langSet) match(tags ...language.Tag) int {
+	_, i, conf := ls.matcher.Match(tags...)
+	if conf == language.No {
+		return 0
+	}
+	return i
+}
+
+// varyLanguage is what a localized response adds to Vary.
+var varyLanguage = []string{"Accept-Language", "X-Language"}
+
+// addVary adds tokens to the response's Vary header, keeping every value
+// already there and adding none it already names (or when it is `*`).
+func addVary(hdr http.Header, tokens []string) {
+	have := hdr["Vary"]
+	for _, tok := range tokens {
+		if !varyHas(have, tok) {
+			// A fresh slice: the upstream's may be shared.
+			have = append(have[:len(have):len(have)], tok)
+			hdr["Vary"] = have
+		}
+	}
+}
+
+func varyHas(values []string, token string) bool {
+	for _, v := range values {
+		for _, f := range strings.Split(v, ",") {
+			f = strings.TrimSpace(f)
+			if f == "*" || strings.EqualFold(f, token) {
+				return true
+			}
+		}
+	}
+	return false
+}
