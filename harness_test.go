@@ -323,6 +323,32 @@ http://127.0.0.1:9080 {
 		error_envelope
 		reverse_proxy UPSTREAM
 	}
+	handle_path /cat/* {
+		error_envelope {
+			name orders
+			catalog testdata/orders.json
+			catalog testdata/payments.yaml
+			map_status 404 ORD.0404
+			map_status 410 HANDLER.0410 "Handler line."
+			map_status 420-429 HANDLER.0420 "Handler range."
+			map_code DUP_UP HANDLER.0001 "Caddyfile map_code wins."
+			map_code LEGACY_NF ORD.0404
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /cat-down/* {
+		error_envelope {
+			catalog testdata/orders.json
+		}
+		reverse_proxy CLOSED
+	}
+	handle_path /cat-strict/* {
+		error_envelope {
+			catalog testdata/orders.json
+			unknown_codes rewrite
+		}
+		reverse_proxy UPSTREAM
+	}
 	handle_errors {
 		respond "handle_errors saw {err.status_code}" {err.status_code}
 	}
