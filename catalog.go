@@ -214,6 +214,7 @@ func splitJSON(data []byte) (string, []rawEntry, error) {
 	var lang string
 	var raws []rawEntry
 	seen := map[string]bool{}
+	lines := lineCounter{data: data}
 	for dec.More() {
 		keyAt := nextToken(data, int(dec.InputOffset()))
 		tok, err := dec.Token()
@@ -244,7 +245,7 @@ func splitJSON(data []byte) (string, []rawEntry, error) {
 				if err := dec.Decode(&raw); err != nil {
 					return fail(err)
 				}
-				raws = append(raws, rawEntry{line: lineAt(data, at), data: raw})
+				raws = append(raws, rawEntry{line: lines.at(at), data: raw})
 			}
 			if _, err := dec.Token(); err != nil {
 				return fail(err)
@@ -480,6 +481,20 @@ func memberTypeError(member, want string, err error) error {
 func lineAt(data []byte, off int) int {
 	off = min(max(off, 0), len(data))
 	return 1 + bytes.Count(data[:off], []byte{'\n'})
+}
+
+// lineCounter finds the lines of increasing offsets without counting
+// from the start each time, so a long file's entries cost linear time.
+type lineCounter struct {
+	data      []byte
+	off, line int
+}
+
+func (c *lineCounter) at(off int) int {
+	off = min(max(off, c.off), len(c.data))
+	c.line += bytes.Count(c.data[c.off:off], []byte{'\n'})
+	c.off = off
+	return c.line + 1
 }
 
 // nextToken skips the space and separators after off, to where the next
