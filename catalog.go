@@ -26,6 +26,7 @@ type catalogEntry struct {
 	status int
 	// texts[i] is the message in langs.tags[i]; texts[0] is `message`.
 	texts         []template
+	lang          string   // the language of texts[0], the file's
 	langs         *langSet // nil when the entry has no `messages`
 	description   string
 	typ           string
@@ -65,6 +66,14 @@ func (c *catalog) has(code string) bool {
 // entryFor returns the entry of code for status, else the first entry of
 // code, else nil.
 func (c *catalog) entryFor(code string, status int) *catalogEntry {
+	return c.entryOr(code, status, nil)
+}
+
+// entryOr returns the entry of code for status, else dflt when it is set,
+// else the first entry of code, else nil. The message belongs to the code
+// and the status: a rule of one entry yields to the entry of its code
+// for the response's status.
+func (c *catalog) entryOr(code string, status int, dflt *catalogEntry) *catalogEntry {
 	if c == nil {
 		return nil
 	}
@@ -73,6 +82,9 @@ func (c *catalog) entryFor(code string, status int) *catalogEntry {
 		if e.status == status {
 			return e
 		}
+	}
+	if dflt != nil {
+		return dflt
 	}
 	if len(es) > 0 {
 		return es[0]
@@ -393,7 +405,7 @@ func parseEntry(data []byte, fileLang language.Tag, sets langSets) (*catalogEntr
 		byTag[canon] = text
 		tags = append(tags, tag)
 	}
-	e.texts = []template{newTemplate(msg)}
+	e.texts, e.lang = []template{newTemplate(msg)}, fileLang.String()
 	if len(tags) > 0 {
 		e.langs = sets.get(sortedTags(fileLang, tags))
 		for _, t := range e.langs.tags[1:] {

@@ -279,13 +279,23 @@ func (h *Handler) statusChoice(status int) (code string, own template, entry *ca
 	m := h.errors
 	if r := m.statusRuleFor(status); r != nil {
 		if r.msg.s != "" || r.entry != nil {
-			return r.code, r.msg, r.entry
+			return r.code, r.msg, m.catalog.entryOr(r.code, status, r.entry)
 		}
 		code = r.code
 	} else {
 		code = m.fallbackCode(status)
 	}
 	return code, template{}, m.catalog.entryFor(code, status)
+}
+
+// ruleEntry is the catalog entry whose message a catalog rule gives for
+// status: the entry of the rule's code for that status, else the rule's
+// own. Nil for the handler's own rules.
+func (m *errorMap) ruleEntry(e *catalogEntry, status int) *catalogEntry {
+	if e == nil {
+		return nil
+	}
+	return m.catalog.entryOr(e.code, status, e)
 }
 
 // codeAllowed reports whether an upstream's own error_code may be kept
@@ -325,7 +335,7 @@ func (h *Handler) choose(status int, up upstreamWords, r *http.Request, repl *ca
 	switch {
 	case rule != nil:
 		e.code = rule.code
-		e.msg, e.lang = h.ruleText(rule.msg, rule.entry, r, repl)
+		e.msg, e.lang = h.ruleText(rule.msg, m.ruleEntry(rule.entry, status), r, repl)
 	case up.errorCode != "" && h.codeAllowed(up.errorCode):
 		e.code = up.errorCode
 	case sr != nil:
@@ -339,13 +349,13 @@ func (h *Handler) choose(status int, up upstreamWords, r *http.Request, repl *ca
 	// The message belongs to the code: the rule that chose it, else the
 	// catalog's message of the code, else the status's rule.
 	if e.msg == "" && byStatusRule {
-		e.msg, e.lang = h.ruleText(sr.msg, sr.entry, r, repl)
+		e.msg, e.lang = h.ruleText(sr.msg, m.ruleEntry(sr.entry, status), r, repl)
 	}
 	if e.msg == "" {
 		e.msg, e.lang = h.ruleText(template{}, m.catalog.entryFor(e.code, status), r, repl)
 	}
 	if e.msg == "" && sr != nil && !byStatusRule {
-		e.msg, e.lang = h.ruleText(sr.msg, sr.entry, r, repl)
+		e.msg, e.lang = h.ruleText(sr.msg, m.ruleEntry(sr.entry, status), r, repl)
 	}
 	if e.msg == "" {
 		e.msg = reasonPhrase(status)
