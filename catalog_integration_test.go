@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const varyLang = "Accept-Language, X-Language"
@@ -217,4 +218,38 @@ func TestReloadWithBrokenCatalog(t *testing.T) {
 	row{name: "still serving after the failed reload", route: "/cat",
 		reply:      reply{status: 402, header: h("Content-Type", ctHTML), body: expressHTML},
 		wantStatus: 402, wantBody: env("Payment required.", "PAY.0001"), envelope: true}.run(t)
+}
+
+// TestAPIGCatalog: the shipped catalogs/apig.json alone makes the
+// gateway's own errors read as Huawei API Gateway's do.
+func TestAPIGCatalog(t *testing.T) {
+	startGateway(t)
+	rows := []row{
+		{name: "dead backend", route: "/apig-down",
+			wantStatus: 502, wantBody: env("Backend unavailable.", "APIG.0201"), envelope: true},
+		{name: "backend timeout", route: "/apig-slow",
+			reply:      reply{status: 200, delay: time.Second, body: "late"},
+			wantStatus: 504, wantBody: env("Backend timeout.", "APIG.0201"), envelope: true},
+		{name: "html 404", route: "/apig",
+			reply:      reply{status: 404, header: h("Content-Type", ctHTML), body: expressHTML},
+			wantStatus: 404, wantBody: env("The API does not exist or has not been published in the environment.", "APIG.0101"), envelope: true},
+		{name: "html 405 takes the 4xx default", route: "/apig",
+			reply:      reply{status: 405, header: h("Content-Type", ctHTML, "Allow", "GET"), body: expressHTML},
+			wantStatus: 405, wantBody: env("API request error.", "APIG.0201"), envelope: true, wantHeader: h("Allow", "GET")},
+		{name: "413 has its own message", route: "/apig",
+			reply:      reply{status: 413, header: h("Content-Type", ctHTML), body: expressHTML},
+			wantStatus: 413, wantBody: env("Request entity too large.", "APIG.0201"), envelope: true},
+		{name: "throttled", route: "/apig",
+			reply:      reply{status: 429, header: h("Content-Type", ctHTML, "Retry-After", "3"), body: expressHTML},
+			wantStatus: 429, wantBody: env("The throttling threshold has been reached.", "APIG.0308"), envelope: true, wantHeader: h("Retry-After", "3")},
+		{name: "spring 500 takes the 5xx default", route: "/apig",
+			reply:      reply{status: 500, header: h("Content-Type", ctJSON), body: springBoot},
+			wantStatus: 500, wantBody: env("An unexpected error occurred", "APIG.0201"), envelope: true},
+		{name: "no upstream available", route: "/apig",
+			reply:      reply{status: 503, header: h("Content-Type", ctText), body: "no healthy upstream"},
+			wantStatus: 503, wantBody: env("No backend available.", "APIG.0610"), envelope: true},
+	}
+	for _, rw := range rows {
+		t.Run(rw.name, rw.run)
+	}
 }

@@ -172,13 +172,16 @@ func (h *Handler) contract(label, server string) handlerContract {
 			row.Statuses = append(row.Statuses, runName(run))
 		}
 	}
-	// By first status; map_code rows, which have none, last.
+	// By first status, then code; map_code rows, which have none, last.
 	sort.SliceStable(rows, func(i, j int) bool {
 		a, b := rows[i].statuses, rows[j].statuses
-		if len(a) == 0 || len(b) == 0 {
+		switch {
+		case len(a) == 0 || len(b) == 0:
 			return len(a) > len(b)
+		case a[0] != b[0]:
+			return a[0] < b[0]
 		}
-		return a[0] < b[0]
+		return rows[i].Code < rows[j].Code
 	})
 	hc.Errors = make([]contractError, len(rows))
 	for i, row := range rows {
@@ -249,14 +252,15 @@ func exportMarkdown(c contract) []byte {
 	b.WriteString("# Error codes\n")
 	for _, hc := range c.Handlers {
 		fmt.Fprintf(&b, "\n## %s\n\n", mdCell(hc.Label))
-		b.WriteString("Every error is a JSON object with the members `error_msg` and `error_code`")
+		members := []string{"`error_msg`", "`error_code`"}
 		if hc.RequestID {
-			b.WriteString(", `request_id`")
+			members = append(members, "`request_id`")
 		}
 		for _, f := range hc.Fields {
-			fmt.Fprintf(&b, ", `%s`", mdCell(f))
+			members = append(members, "`"+mdCell(f)+"`")
 		}
-		b.WriteString(".")
+		last := len(members) - 1
+		fmt.Fprintf(&b, "Every error is a JSON object with the members %s and %s.", strings.Join(members[:last], ", "), members[last])
 		if hc.UnknownCodes == "pass" {
 			b.WriteString(" Backends may also send codes of their own.")
 		} else {

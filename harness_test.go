@@ -349,6 +349,28 @@ http://127.0.0.1:9080 {
 		}
 		reverse_proxy UPSTREAM
 	}
+	handle_path /apig/* {
+		error_envelope {
+			catalog catalogs/apig.json
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /apig-down/* {
+		error_envelope {
+			catalog catalogs/apig.json
+		}
+		reverse_proxy CLOSED
+	}
+	handle_path /apig-slow/* {
+		error_envelope {
+			catalog catalogs/apig.json
+		}
+		reverse_proxy UPSTREAM {
+			transport http {
+				response_header_timeout 300ms
+			}
+		}
+	}
 	handle_errors {
 		respond "handle_errors saw {err.status_code}" {err.status_code}
 	}

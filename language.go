@@ -89,18 +89,27 @@ func (ls *langSet) match(tags ...language.Tag) int {
 // varyLanguage is what a localized response adds to Vary.
 var varyLanguage = []string{"Accept-Language", "X-Language"}
 
-// addVary adds tokens to the response's Vary header, keeping every value
-// already there and adding none it already names (or when it is `*`).
+// addVary adds tokens to the response's Vary header, in one value,
+// keeping every value already there and adding none it already names (or
+// when it is `*`).
 func addVary(hdr http.Header, tokens []string) {
 	have := hdr["Vary"]
+	var add []string
 	for _, tok := range tokens {
 		if !varyHas(have, tok) {
-			// A fresh slice: the upstream's may be shared.
-			have = append(have[:len(have):len(have)], tok)
-			hdr["Vary"] = have
+			add = append(add, tok)
 		}
 	}
+	switch {
+	case len(add) == len(tokens) && len(have) == 0 && len(tokens) == len(varyLanguage):
+		hdr["Vary"] = varyLanguageValue // shared, never modified
+	case len(add) > 0:
+		// A fresh slice: the upstream's may be shared.
+		hdr["Vary"] = append(have[:len(have):len(have)], strings.Join(add, ", "))
+	}
 }
+
+var varyLanguageValue = []string{"Accept-Language, X-Language"}
 
 func varyHas(values []string, token string) bool {
 	for _, v := range values {
