@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -46,36 +48,85 @@ func upstreamLike(status int, header map[string]string, body []byte) caddyhttp.H
 	}
 }
 
+// variant is one more way to run a benchmark's upstream behaviour: behind
+// another handler, with extra request headers.
+type variant struct {
+	name   string
+	h      *Handler
+	header map[string]string
+}
+
 // benchPair runs next directly ("baseline") and behind the handler
-// ("error_envelope"), side by side in one run.
-func benchPair(b *testing.B, h *Handler, next caddyhttp.Handler) {
-	h.logger = zap.NewNop() // as in production at Caddy's default INFO level, minus the gateway error lines' I/O
+// ("error_envelope"), side by side in one run, then behind each variant.
+func benchPair(b *testing.B, h *Handler, next caddyhttp.Handler, variants ...variant) {
+	b.Run("baseline", func(b *testing.B) {
+		benchServe(b, nil, next, nil)
+	})
+	b.Run("error_envelope", func(b *testing.B) {
+		benchServe(b, h, next, nil)
+	})
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			benchServe(b, v.h, next, v.header)
+		})
+	}
+}
+
+// benchServe serves one request per iteration, through h when it is set.
+func benchServe(b *testing.B, h *Handler, next caddyhttp.Handler, header map[string]string) {
 	req := httptest.NewRequest(http.MethodGet, "/api/orders/7", nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	repl := caddyhttp.NewTestReplacer(req)
 	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
 	w := &benchWriter{header: make(http.Header, 8)}
-	b.Run("baseline", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			w.reset()
-			if err := next.ServeHTTP(w, req); err != nil && !errors.Is(err, errBenchGateway) {
-				b.Fatal(err)
+	if h != nil {
+		h.logger = zap.NewNop() // as in production at Caddy's default INFO level, minus the gateway error lines' I/O
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.reset()
+		var err error
+		if h == nil {
+			err = next.ServeHTTP(w, req)
+			if errors.Is(err, errBenchGateway) {
+				err = nil
 			}
+		} else {
+			err = h.ServeHTTP(w, req, next)
 		}
-	})
-	b.Run("error_envelope", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			w.reset()
-			if err := h.ServeHTTP(w, req, next); err != nil {
-				b.Fatal(err)
-			}
+		if err != nil {
+			b.Fatal(err)
 		}
-		if w.status == 0 {
-			b.Fatal("nothing written")
-		}
-	})
+	}
+	if h != nil && w.status == 0 {
+		b.Fatal("nothing written")
+	}
 }
+
+// withCatalog are the variants of the rewrite benchmarks with a 10 000-entry
+// catalog in two languages, whose statuses cover every status: without a
+// language header, and with a browser's Accept-Language.
+func withCatalog(b *testing.B) []variant {
+	catalogOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "errenvelope-bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		catalogPath = bigCatalog(b, dir, 10000)
+	})
+	h := newTestHandler(b, &Handler{Catalogs: []string{catalogPath}})
+	return []variant{
+		{name: "with_catalog", h: h},
+		{name: "with_catalog_zh", h: h, header: map[string]string{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}},
+	}
+}
+
+var (
+	catalogOnce sync.Once
+	catalogPath string
+)
 
 var errBenchGateway = errors.New("dial tcp 127.0.0.1:8089: connect: connection refused")
 
@@ -111,24 +162,24 @@ var html2KiB = []byte("<!DOCTYPE html>\n<html><head><title>404 Not Found</title>
 
 func BenchmarkRewriteHTML404(b *testing.B) {
 	h := newTestHandler(b, &Handler{})
-	benchPair(b, h, upstreamLike(404, map[string]string{"Content-Type": "text/html"}, html2KiB[:2048]))
+	benchPair(b, h, upstreamLike(404, map[string]string{"Content-Type": "text/html"}, html2KiB[:2048]), withCatalog(b)...)
 }
 
 func BenchmarkRewriteSpring500(b *testing.B) {
 	h := newTestHandler(b, &Handler{})
 	body := []byte(`{"timestamp":"2024-05-01T10:00:00.000+00:00","status":500,"error":"Internal Server Error","message":"Connection refused: db:5432","path":"/api/orders/7"}`)
-	benchPair(b, h, upstreamLike(500, map[string]string{"Content-Type": "application/json"}, body))
+	benchPair(b, h, upstreamLike(500, map[string]string{"Content-Type": "application/json"}, body), withCatalog(b)...)
 }
 
 func BenchmarkRewriteGzipJSON400(b *testing.B) {
 	h := newTestHandler(b, &Handler{})
 	body := compress("gzip", []byte(`{"statusCode":400,"code":"FST_ERR_VALIDATION","error":"Bad Request","message":"body must have required property 'name'"}`))
-	benchPair(b, h, upstreamLike(400, map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, body))
+	benchPair(b, h, upstreamLike(400, map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, body), withCatalog(b)...)
 }
 
 func BenchmarkGatewayError(b *testing.B) {
 	h := newTestHandler(b, &Handler{})
 	benchPair(b, h, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return caddyhttp.Error(http.StatusBadGateway, errBenchGateway)
-	}))
+	}), withCatalog(b)...)
 }

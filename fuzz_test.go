@@ -3,9 +3,15 @@ package errenvelope
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/language"
 )
 
 // shapeSeeds are the upstream error shapes of SPEC §4.1, as Content-Type
@@ -184,6 +190,89 @@ func FuzzScanMatchesReference(f *testing.F) {
 		}
 		if got, want := obj.hasDuplicates(), refHasDuplicateKey(body, "error_msg") || refHasDuplicateKey(body, "error_code"); got != want {
 			t.Fatalf("%q: duplicates scanner %v, encoding/json %v", body, got, want)
+		}
+	})
+}
+
+// FuzzCatalogLoad: any catalog file, JSON or YAML, either loads into
+// entries that keep the catalog's promises or fails with an error that
+// names the file; it never panics.
+func FuzzCatalogLoad(f *testing.F) {
+	for _, seed := range []string{
+		`{"language":"en","errors":[{"code":"A.1","status":404,"message":"Nope.","messages":{"zh-CN":"不。"},"upstream_codes":["NF"],"statuses":["404","5xx"]}]}`,
+		`{"errors":[{"code":"A.1","status":"404"}]}`,
+		`{"errors":[]} trailing`,
+		"language: zh-CN\nerrors:\n  - {code: A.1, status: 400, message: x, messages: {en: y}, statuses: [400-499]}\n",
+		"errors:\n  - &a {code: A.1}\n  - *a\n",
+		`{"errors":[{"code":"A.1","status":404,"message":"x","type":"%zz"}]}`,
+	} {
+		f.Add(seed, true)
+		f.Add(seed, false)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, content string, asJSON bool) {
+		name := filepath.Join(dir, "c.yaml")
+		if asJSON {
+			name = filepath.Join(dir, "c.json")
+		}
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadCatalogs([]string{name})
+		if err != nil {
+			if !strings.Contains(err.Error(), name) {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		for _, e := range c.entries {
+			if e.code == "" || e.status < minStatus || e.status > maxStatus || strings.TrimSpace(e.texts[0].s) == "" {
+				t.Fatalf("loaded a bad entry %+v", e)
+			}
+			if e.langs != nil && len(e.langs.tags) != len(e.texts) {
+				t.Fatalf("entry %s: %d languages, %d texts", e.code, len(e.langs.tags), len(e.texts))
+			}
+		}
+		h := Handler{Catalogs: []string{name}}
+		if err := h.compile(); err != nil && !strings.Contains(err.Error(), "code_pattern") {
+			t.Fatalf("a catalog that loads does not compile: %v", err)
+		}
+	})
+}
+
+// FuzzLanguagePick: whatever the client's X-Language and Accept-Language,
+// the choice is one of the entry's languages, and the envelope stays
+// valid JSON with that language's message.
+func FuzzLanguagePick(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"zh-cn", ""}, {"", "fr;q=0.9, zh-CN;q=0.8"}, {"", "*"}, {"ZH", "en"}, {"", "zh;q=0, de"},
+		{"x-klingon", "en;q=abc"}, {"", "zh-Hant-TW, en;q=0.1"}, {"\x00", strings.Repeat("a-", 300)},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	sets := langSets{}
+	en := language.Make("en")
+	entry := &catalogEntry{code: "A.1", status: 404, texts: []template{newTemplate("Nope.")}}
+	tags := []language.Tag{language.Make("zh-CN"), language.Make("de"), language.Make("pt-BR")}
+	entry.langs = sets.get(sortedTags(en, tags))
+	for _, t := range entry.langs.tags[1:] {
+		entry.texts = append(entry.texts, newTemplate("msg-"+t.String()))
+	}
+	f.Fuzz(func(t *testing.T, xLanguage, acceptLanguage string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if xLanguage != "" {
+			r.Header["X-Language"] = []string{xLanguage}
+		}
+		if acceptLanguage != "" {
+			r.Header["Accept-Language"] = []string{acceptLanguage}
+		}
+		i := entry.langs.pick(r)
+		if i < 0 || i >= len(entry.texts) {
+			t.Fatalf("pick = %d of %d languages", i, len(entry.texts))
+		}
+		msg, lang := entry.message(r)
+		if lang[0] != entry.langs.names[i][0] || msg.s != entry.texts[i].s {
+			t.Fatalf("message %q in %v, want language %d", msg.s, lang, i)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/language"
 )
@@ -17,6 +18,9 @@ type langSet struct {
 	tags    []language.Tag
 	names   [][]string // Content-Language values by index, as shared header slices
 	matcher language.Matcher
+	// What the language headers' values chose before: clients send few
+	// distinct values, and matching one costs microseconds.
+	byXLanguage, byAcceptLanguage choiceCache
 }
 
 func newLangSet(tags []language.Tag) *langSet {
@@ -62,21 +66,77 @@ func (ls *langSet) pick(r *http.Request) int {
 	if r == nil {
 		return 0
 	}
-	if x := headerValue(r.Header, "X-Language"); x != "" {
-		if tag, err := language.Parse(strings.TrimSpace(x)); err == nil {
-			return ls.match(tag)
+	if x := headerValue(r.Header, "X-Language"); x != "" && len(x) <= maxLanguageTag {
+		i, ok := ls.byXLanguage.get(x)
+		if !ok {
+			i = -1 // not a tag: Accept-Language decides
+			if tag, err := language.Parse(strings.TrimSpace(x)); err == nil {
+				i = ls.match(tag)
+			}
+			ls.byXLanguage.put(x, i)
+		}
+		if i >= 0 {
+			return i
 		}
 	}
-	al := r.Header["Accept-Language"]
-	if len(al) == 0 {
+	values := r.Header["Accept-Language"]
+	if len(values) == 0 {
 		return 0
 	}
-	tags, _, err := language.ParseAcceptLanguage(strings.Join(al, ","))
-	if err != nil || len(tags) == 0 {
-		return 0
+	al := values[0]
+	if len(values) > 1 {
+		al = strings.Join(values, ",")
 	}
-	return ls.match(tags...)
+	if len(al) > maxAcceptLanguage {
+		// Real clients send a few tags; parsing a huge list is work an
+		// error response must not be made to do. Keep the whole tags
+		// that fit.
+		al = al[:maxAcceptLanguage]
+		al = al[:max(strings.LastIndexByte(al, ','), 0)]
+	}
+	if i, ok := ls.byAcceptLanguage.get(al); ok {
+		return i
+	}
+	i := 0
+	if tags, _, err := language.ParseAcceptLanguage(al); err == nil && len(tags) > 0 {
+		i = ls.match(tags...)
+	}
+	ls.byAcceptLanguage.put(al, i)
+	return i
 }
+
+// choiceCache remembers the language chosen for a header value. It holds
+// at most maxCachedChoices values and starts over when full, so a client
+// sending a new value with each request costs only the matching it would
+// cost anyway.
+type choiceCache struct {
+	mu sync.RWMutex
+	m  map[string]int
+}
+
+const maxCachedChoices = 256
+
+func (c *choiceCache) get(v string) (int, bool) {
+	c.mu.RLock()
+	i, ok := c.m[v]
+	c.mu.RUnlock()
+	return i, ok
+}
+
+func (c *choiceCache) put(v string, i int) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedChoices {
+		c.m = make(map[string]int)
+	}
+	c.m[strings.Clone(v)] = i
+	c.mu.Unlock()
+}
+
+// How much of the language headers is read.
+const (
+	maxLanguageTag    = 64
+	maxAcceptLanguage = 512
+)
 
 func (ls *langSet) match(tags ...language.Tag) int {
 	_, i, conf := ls.matcher.Match(tags...)
