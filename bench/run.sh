@@ -96,6 +96,22 @@ nginx_conf gateway <<EOF
 	}
 EOF
 
+# A catalog of 10 000 entries in two languages for (g) and (h), whose
+# statuses cover every error status (unknown_codes rewrite needs that).
+{
+	printf '{"language":"en","errors":[\n'
+	for i in $(seq 0 9999); do
+		status=$((400 + i % 200))
+		statuses=""
+		if [ "$i" -lt 200 ]; then statuses=",\"statuses\":[\"$status\"]"; fi
+		printf '{"code":"SVC.%05d","status":%d,"message":"Error number %d.","messages":{"zh-CN":"第 %d 号错误。"},"upstream_codes":["UP_%d"]%s}' \
+			"$i" "$status" "$i" "$i" "$i" "$statuses"
+		if [ "$i" -lt 9999 ]; then printf ',\n'; fi
+	done
+	printf ']}\n'
+} >"$OUT/catalog.json"
+catalog_envelope='{"error_msg":"第 4 号错误。","error_code":"SVC.00004"}'
+
 cat >"$OUT/Caddyfile" <<EOF
 {
 	admin off
@@ -113,6 +129,17 @@ http://:18001 {
 http://:18002 {
 	bind 127.0.0.1
 	error_envelope
+	reverse_proxy 127.0.0.1:18080
+}
+# (g) and (h) behind error_envelope with every option of the contract's
+# part two on
+http://:18003 {
+	bind 127.0.0.1
+	error_envelope {
+		name bench
+		catalog $OUT/catalog.json
+		unknown_codes rewrite
+	}
 	reverse_proxy 127.0.0.1:18080
 }
 # (d) Caddy's intercept with a static JSON body for the 404
@@ -136,27 +163,32 @@ taskset -c "$SERVER_CPU" "$NGINX" -p "$OUT" -c "$OUT/nginx-upstream.conf"
 taskset -c "$SERVER_CPU" "$NGINX" -p "$OUT" -c "$OUT/nginx-gateway.conf"
 GOMAXPROCS=1 taskset -c "$SERVER_CPU" ./caddy run --config "$OUT/Caddyfile" --adapter caddyfile >"$OUT/caddy.log" 2>&1 &
 pids+=($!)
-for port in 18080 18001 18002 18004 18005 18006; do
+for port in 18080 18001 18002 18003 18004 18005 18006; do
 	for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/ok" && break; sleep 0.1; done
 done
 
 # The setups: name, URL, the response every request must get.
-names=(a b c d e f)
+names=(a b c d e f g h)
 declare -A url=(
 	[a]=http://127.0.0.1:18001/ok [b]=http://127.0.0.1:18002/ok [c]=http://127.0.0.1:18002/notfound
 	[d]=http://127.0.0.1:18004/notfound [e]=http://127.0.0.1:18005/ok [f]=http://127.0.0.1:18006/notfound
+	[g]=http://127.0.0.1:18003/ok [h]=http://127.0.0.1:18003/notfound
 )
 declare -A what=(
 	[a]="caddy reverse_proxy, 200 1 KiB" [b]="caddy error_envelope, 200 1 KiB"
 	[c]="caddy error_envelope, 404 2 KiB HTML rewritten" [d]="caddy intercept+respond, 404 static JSON"
 	[e]="nginx proxy_pass, 200 1 KiB" [f]="nginx proxy_intercept_errors, 404 static JSON"
+	[g]="caddy error_envelope, part two on, 200 1 KiB" [h]="caddy error_envelope, part two on, 404 rewritten, zh-CN"
 )
+# Every request carries a browser's language preference: (h) answers in it.
+lang_header="Accept-Language: zh-CN,zh;q=0.9,en;q=0.8"
 
 # Check each setup answers as it should before measuring it.
 for n in "${names[@]}"; do
-	body=$(curl -s "${url[$n]}") || { echo "setup $n: curl failed ($?)"; exit 1; }
+	body=$(curl -s -H "$lang_header" "${url[$n]}") || { echo "setup $n: curl failed ($?)"; exit 1; }
 	case $n in
-	a | b | e) [ "$body" = "$ok_body" ] || { echo "setup $n answers $body"; exit 1; } ;;
+	a | b | e | g) [ "$body" = "$ok_body" ] || { echo "setup $n answers $body"; exit 1; } ;;
+	h) [ "$body" = "$catalog_envelope" ] || { echo "setup $n answers $body"; exit 1; } ;;
 	*) [ "$body" = "$envelope" ] || { echo "setup $n answers $body"; exit 1; } ;;
 	esac
 done
@@ -167,14 +199,14 @@ done
 declare -A results
 declare -A rps
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN {printf "%.4f", x / y}'; }
-pairs=("b a" "c d" "c a" "f e")
+pairs=("b a" "c d" "c a" "f e" "g a" "h d")
 declare -A ratios
 for round in $(seq "$ROUNDS"); do
 	order=("${names[@]}")
-	if ((round % 2 == 0)); then order=(f e d c b a); fi
+	if ((round % 2 == 0)); then order=(h g f e d c b a); fi
 	for n in "${order[@]}"; do
-		out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" "${url[$n]}")
-		if grep -qE 'Non-2xx|Socket errors' <<<"$out" && [[ $n =~ [abe] ]]; then
+		out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -H "$lang_header" "${url[$n]}")
+		if grep -qE 'Non-2xx|Socket errors' <<<"$out" && [[ $n =~ [abeg] ]]; then
 			echo "setup $n: errors under load:"; echo "$out"; exit 1
 		fi
 		rps[$n]=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
@@ -199,3 +231,5 @@ printf '  (b)/(a) = %.3f   [>= 0.98: passthrough costs nothing]\n' "$(echo "${ra
 printf '  (c)/(d) = %.3f   [>= 1.0: rewriting costs no more than intercept'"'"'s static JSON]\n' "$(echo "${ratios[cd]}" | median)"
 printf '  (c)/(a) = %.3f   [>= (f)/(e)]\n' "$(echo "${ratios[ca]}" | median)"
 printf '  (f)/(e) = %.3f\n' "$(echo "${ratios[fe]}" | median)"
+printf '  (g)/(a) = %.3f   [>= 0.98: passthrough with every part-two option on]\n' "$(echo "${ratios[ga]}" | median)"
+printf '  (h)/(d) = %.3f   [>= 1.0: rewriting from a 10 000-entry catalog, localized]\n' "$(echo "${ratios[hd]}" | median)"
