@@ -183,3 +183,13 @@ func BenchmarkGatewayError(b *testing.B) {
 		return caddyhttp.Error(http.StatusBadGateway, errBenchGateway)
 	}), withCatalog(b)...)
 }
+
+// BenchmarkCount: counting an outcome and reason that counted before.
+func BenchmarkCount(b *testing.B) {
+	s := newCounterSet(newResponsesCounter())
+	s.inc(outcomeRewritten, reasonNotJSON)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.inc(outcomeRewritten, reasonNotJSON)
+	}
+}

@@ -367,14 +367,16 @@ func exportOpenAPI(c contract) ([]byte, error) {
 				if _, dup := examples[exName]; dup {
 					continue
 				}
-				value := map[string]any{"error_msg": e.Message, "error_code": e.Code}
+				// The example's members in the envelope's own order.
+				value := append([]byte(`{"error_msg":`), appendJSONString(nil, e.Message)...)
+				value = append(append(value, `,"error_code":`...), appendJSONString(nil, e.Code)...)
 				if hc.RequestID {
-					value["request_id"] = "0f8fad5b-d9cb-469f-a165-70867728950e"
+					value = append(value, `,"request_id":"0f8fad5b-d9cb-469f-a165-70867728950e"`...)
 				}
 				for _, f := range hc.Fields {
-					value[f] = "…"
+					value = append(append(append(value, ','), appendJSONString(nil, f)...), `:"…"`...)
 				}
-				ex := map[string]any{"summary": e.Message, "value": value}
+				ex := map[string]any{"summary": e.Message, "value": json.RawMessage(append(value, '}'))}
 				if e.Description != "" {
 					ex["description"] = e.Description
 				}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -156,7 +155,7 @@ type Handler struct {
 	// envelopes, encoded once.
 	staticLengths map[int][]string
 	logger        *zap.Logger
-	counters      map[outcomeReason]prometheus.Counter
+	counters      *counterSet
 }
 
 // StatusRule maps response statuses to an error code and, optionally, a

@@ -5,6 +5,7 @@ package errenvelope
 import (
 	"errors"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -25,6 +26,22 @@ var allReasons = []string{
 	reasonBadEncoding, reasonGatewayError, reasonUnknownCode,
 }
 
+var allOutcomes = []string{outcomePassed, outcomeRewritten, outcomeGateway, outcomeReported}
+
+// Positions of outcomes and reasons in a counterSet.
+var (
+	outcomeIndex = indexOf(allOutcomes)
+	reasonIndex  = indexOf(allReasons)
+)
+
+func indexOf(names []string) map[string]int {
+	m := make(map[string]int, len(names))
+	for i, n := range names {
+		m[n] = i
+	}
+	return m
+}
+
 // newResponsesCounter is the counter of examined responses. Every handler
 // of a config shares the one registered in that config's registry.
 func newResponsesCounter() *prometheus.CounterVec {
@@ -36,11 +53,37 @@ func newResponsesCounter() *prometheus.CounterVec {
 	}, []string{"outcome", "reason"})
 }
 
-type outcomeReason struct{ outcome, reason string }
+// counterSet resolves each outcome and reason pair to its series the first
+// time it counts, so /metrics shows only series that can count and have,
+// and counting afterwards is two map reads, an atomic load and an atomic
+// add, without allocation.
+type counterSet struct {
+	vec    *prometheus.CounterVec
+	series []atomic.Pointer[prometheus.Counter] // [outcome*len(allReasons)+reason]
+}
 
-// registerMetrics registers the counter (or finds the one already
-// registered) and resolves every label pair once, so counting on the
-// error path is a map read and an atomic add.
+func newCounterSet(vec *prometheus.CounterVec) *counterSet {
+	return &counterSet{vec: vec, series: make([]atomic.Pointer[prometheus.Counter], len(allOutcomes)*len(allReasons))}
+}
+
+func (s *counterSet) inc(outcome, reason string) {
+	o, ok1 := outcomeIndex[outcome]
+	r, ok2 := reasonIndex[reason]
+	if !ok1 || !ok2 {
+		return
+	}
+	slot := &s.series[o*len(allReasons)+r]
+	c := slot.Load()
+	if c == nil {
+		counter := s.vec.WithLabelValues(outcome, reason)
+		c = &counter
+		slot.Store(c) // a race stores the same series twice: harmless
+	}
+	(*c).Inc()
+}
+
+// registerMetrics registers the counter, or finds the one already
+// registered by another handler of the same config.
 func (h *Handler) registerMetrics(registry *prometheus.Registry) error {
 	vec := newResponsesCounter()
 	if registry != nil {
@@ -56,18 +99,13 @@ func (h *Handler) registerMetrics(registry *prometheus.Registry) error {
 			vec = existing
 		}
 	}
-	h.counters = make(map[outcomeReason]prometheus.Counter, 4*len(allReasons))
-	for _, outcome := range []string{outcomePassed, outcomeRewritten, outcomeGateway, outcomeReported} {
-		for _, reason := range allReasons {
-			h.counters[outcomeReason{outcome, reason}] = vec.WithLabelValues(outcome, reason)
-		}
-	}
+	h.counters = newCounterSet(vec)
 	return nil
 }
 
 func (h *Handler) count(outcome, reason string) {
-	if c := h.counters[outcomeReason{outcome, reason}]; c != nil {
-		c.Inc()
+	if h.counters != nil {
+		h.counters.inc(outcome, reason)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -220,5 +222,47 @@ func TestLogs(t *testing.T) {
 	})
 	if n := logs.Len(); n != 0 {
 		t.Fatalf("a success logged %d lines", n)
+	}
+}
+
+// TestMetricsShowOnlySeriesThatCounted: /metrics has no series that never
+// counted (and so none that never can, like gateway/conforming).
+func TestMetricsShowOnlySeriesThatCounted(t *testing.T) {
+	startGateway(t)
+	row{name: "one rewrite", route: "/default",
+		reply:      reply{status: 404, header: h("Content-Type", ctHTML), body: expressHTML},
+		wantStatus: 404, wantBody: env("Not Found", "GATEWAY.0404"), envelope: true}.run(t)
+	got := scrapeCounters(t)
+	if got["rewritten/not_json"] < 1 {
+		t.Errorf("rewritten/not_json = %v after a rewrite", got["rewritten/not_json"])
+	}
+	for key, n := range got {
+		if n == 0 {
+			t.Errorf("series %s is shown with 0", key)
+		}
+	}
+	if _, ok := got["gateway/conforming"]; ok {
+		t.Errorf("gateway/conforming is shown")
+	}
+}
+
+// TestCounterSet: a pair counts into its own series, made the first time.
+func TestCounterSet(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	vec := newResponsesCounter()
+	reg.MustRegister(vec)
+	s := newCounterSet(vec)
+	if n := testutil.CollectAndCount(vec); n != 0 {
+		t.Fatalf("%d series before counting", n)
+	}
+	s.inc(outcomeRewritten, reasonNotJSON)
+	s.inc(outcomeRewritten, reasonNotJSON)
+	s.inc(outcomePassed, reasonConforming)
+	s.inc("nonsense", reasonConforming)
+	if n := testutil.CollectAndCount(vec); n != 2 {
+		t.Fatalf("%d series, want 2", n)
+	}
+	if v := testutil.ToFloat64(vec.WithLabelValues(outcomeRewritten, reasonNotJSON)); v != 2 {
+		t.Fatalf("rewritten/not_json = %v, want 2", v)
 	}
 }
