@@ -48,6 +48,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	runCaddyIfAsked()
 	upstream = httptest.NewServer(http.HandlerFunc(serveReply))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -348,6 +349,20 @@ http://127.0.0.1:9080 {
 			unknown_codes rewrite
 		}
 		reverse_proxy UPSTREAM
+	}
+	handle_path /rid-client/* {
+		map {http.request.header.X-Request-Id} {request_id} {
+			~^[A-Za-z0-9._:-]{1,128}$ "${0}"
+			default {http.request.uuid}
+		}
+		request_header X-Request-Id {request_id}
+		header X-Request-Id {request_id}
+		error_envelope {
+			request_id {request_id}
+		}
+		reverse_proxy UPSTREAM {
+			header_down -X-Request-Id
+		}
 	}
 	handle_path /apig/* {
 		error_envelope {
