@@ -56,13 +56,14 @@ type variant struct {
 	header map[string]string
 }
 
-// benchPair runs next directly ("baseline") and behind the handler
-// ("error_envelope"), side by side in one run, then behind each variant.
+// benchPair runs next directly (handler=baseline) and behind the handler
+// (handler=error_envelope), side by side in one run, then behind each
+// variant; `benchstat -col /handler` puts them side by side.
 func benchPair(b *testing.B, h *Handler, next caddyhttp.Handler, variants ...variant) {
-	b.Run("baseline", func(b *testing.B) {
+	b.Run("handler=baseline", func(b *testing.B) {
 		benchServe(b, nil, next, nil)
 	})
-	b.Run("error_envelope", func(b *testing.B) {
+	b.Run("handler=error_envelope", func(b *testing.B) {
 		benchServe(b, h, next, nil)
 	})
 	for _, v := range variants {
@@ -118,8 +119,8 @@ func withCatalog(b *testing.B) []variant {
 	})
 	h := newTestHandler(b, &Handler{Catalogs: []string{catalogPath}})
 	return []variant{
-		{name: "with_catalog", h: h},
-		{name: "with_catalog_zh", h: h, header: map[string]string{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}},
+		{name: "handler=with_catalog", h: h},
+		{name: "handler=with_catalog_zh", h: h, header: map[string]string{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}},
 	}
 }
 
@@ -186,10 +187,10 @@ func BenchmarkGatewayError(b *testing.B) {
 
 // BenchmarkCount: counting an outcome and reason that counted before.
 func BenchmarkCount(b *testing.B) {
-	s := newCounterSet(newResponsesCounter())
-	s.inc(outcomeRewritten, reasonNotJSON)
+	s := newCounterSet(newResponsesCounter(), "")
+	s.inc(outcomeRewritten, reasonNotJSON, "")
 	b.ReportAllocs()
 	for b.Loop() {
-		s.inc(outcomeRewritten, reasonNotJSON)
+		s.inc(outcomeRewritten, reasonNotJSON, "")
 	}
 }

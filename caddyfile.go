@@ -43,6 +43,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    name             <name>
 //	    catalog          <file>
 //	    unknown_codes    pass|rewrite
+//	    keep_body        <size>
 //	}
 //
 // Everything the parser can check (status specs, sizes, policies,
@@ -205,6 +206,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			at[catalogKey(args[0])] = at[opt]
 			h.Catalogs = append(h.Catalogs, args[0])
+
+		case "keep_body":
+			if len(args) != 1 {
+				return d.Errf("keep_body: want one size, like 4KiB (0 for off)")
+			}
+			size, err := humanize.ParseBytes(args[0])
+			if err != nil || size > 1<<30 {
+				return d.Errf("keep_body %q: want a size up to max_body, like 4KiB (0 for off)", args[0])
+			}
+			h.KeepBody = int64(size)
 
 		case "unknown_codes":
 			if len(args) != 1 || (args[0] != "pass" && args[0] != "rewrite") {

@@ -22,7 +22,9 @@ var (
 // decodeBody undoes the content codings of an examined body, innermost
 // last, holding at most limit decoded bytes: a compression bomb stops
 // there. It returns errTooLarge past the limit and errBadEncoding for an
-// unknown or corrupt coding.
+// unknown or corrupt coding; with either, when the failing coding is the
+// last to undo, it also returns what was decoded before the failure (at
+// most limit bytes), for keep_body.
 func decodeBody(body []byte, contentEncoding string, limit int) ([]byte, error) {
 	codings := strings.Split(contentEncoding, ",")
 	for i := len(codings) - 1; i >= 0; i-- {
@@ -32,7 +34,10 @@ func decodeBody(body []byte, contentEncoding string, limit int) ([]byte, error) 
 		}
 		out, err := decode(coding, body, limit)
 		if err != nil {
-			return nil, err
+			if i > 0 {
+				out = nil // still encoded by the codings outside it
+			}
+			return out, err
 		}
 		body = out
 	}
@@ -122,7 +127,7 @@ func readLimited(r io.Reader, limit int) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) > limit {
-				return nil, errTooLarge
+				return buf[:limit], errTooLarge
 			}
 			grown := make([]byte, len(buf), min(2*cap(buf), limit+1))
 			copy(grown, buf)
@@ -132,11 +137,11 @@ func readLimited(r io.Reader, limit int) ([]byte, error) {
 		buf = buf[:len(buf)+n]
 		switch {
 		case len(buf) > limit:
-			return nil, errTooLarge
+			return buf[:limit], errTooLarge
 		case err == io.EOF:
 			return buf, nil
 		case err != nil:
-			return nil, errBadEncoding
+			return buf, errBadEncoding
 		}
 	}
 }

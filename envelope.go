@@ -72,6 +72,7 @@ func (h *Handler) appendEnvelope(dst []byte, e envelope, repl *caddy.Replacer) [
 type staticEnvelope struct {
 	bodies [][]byte
 	langs  *langSet
+	code   string
 }
 
 // pick returns the body for the client's language, and that language
@@ -105,7 +106,7 @@ func (h *Handler) encodeStatic() {
 		if own.s == "" && entry != nil {
 			texts, langs = entry.texts, entry.langs
 		}
-		s := &staticEnvelope{langs: langs}
+		s := &staticEnvelope{langs: langs, code: code}
 		for _, t := range texts {
 			if t.dynamic {
 				s = nil

@@ -81,7 +81,7 @@ func FuzzExamine(f *testing.F) {
 			return
 		}
 		for _, status := range []int{400, 502} {
-			out, _, _ := h.envelopeFor(status, hdr, v.words, nil, nil)
+			out := h.envelopeFor(status, hdr, v.words, nil, nil).body
 			got := checkEnvelope(t, out, "service")
 			checkClean(t, got["error_msg"], h.maxMessage)
 		}

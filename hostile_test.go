@@ -267,7 +267,7 @@ func TestHugeStringWithinMaxBody(t *testing.T) {
 	if v.reason != reasonMissingFields {
 		t.Fatalf("reason = %s", v.reason)
 	}
-	out, _, _ := h.envelopeFor(400, hdr, v.words, nil, nil)
+	out := h.envelopeFor(400, hdr, v.words, nil, nil).body
 	want := env(strings.Repeat("A", defaultMaxMessage), "GATEWAY.0400")
 	if string(out) != want {
 		t.Fatalf("envelope of %d bytes, want %d", len(out), len(want))

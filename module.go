@@ -134,6 +134,14 @@ type Handler struct {
 	// handler itself can send must be in them.
 	UnknownCodes string `json:"unknown_codes,omitempty"`
 
+	// The most bytes of an upstream's decoded error body kept, as valid
+	// UTF-8, in the `{http.error_envelope.upstream_body}` placeholder and
+	// in the debug and report-mode log lines, for the access log
+	// (`log_append`) and support: what the client never sees. Its first
+	// bytes also when the body is over max_body. At most max_body.
+	// Default: 0 (off: nothing of a body is kept past the decision).
+	KeepBody int64 `json:"keep_body,omitempty"`
+
 	statuses   statusSet
 	errors     *errorMap
 	codeRE     *regexp.Regexp
@@ -142,6 +150,7 @@ type Handler struct {
 	fields     []compiledField
 	maxBody    int
 	maxMessage int
+	keepBody   int
 	gateway    bool
 	report     bool
 	// unknownRewrite: unknown_codes rewrite.
@@ -280,6 +289,13 @@ func (h *Handler) compile() error {
 	default:
 		h.maxMessage = h.MaxMessage
 	}
+	switch {
+	case h.KeepBody < 0:
+		return fmt.Errorf("keep_body %d: must not be negative", h.KeepBody)
+	case h.KeepBody > int64(h.maxBody):
+		return fmt.Errorf("keep_body %d: must not exceed max_body (%d bytes)", h.KeepBody, h.maxBody)
+	}
+	h.keepBody = int(h.KeepBody)
 	h.gateway = h.GatewayErrors == nil || *h.GatewayErrors
 	switch h.Mode {
 	case "", "rewrite":

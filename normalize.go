@@ -121,22 +121,30 @@ func statusOf(err error) int {
 // byte reached the client (§5 of the contract).
 func (h *Handler) handleError(iw *interceptWriter, r *http.Request, err error) error {
 	status := statusOf(err)
-	if h.report {
-		h.gatewayError(r, status, err, outcomeReported)
+	hdr := iw.Header()
+	rec := record{status: status, reason: reasonGatewayError, err: err}
+	answers := h.gateway && h.statuses.has(status)
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	switch {
+	case h.report:
+		rec.outcome = outcomeReported
+		if answers {
+			rec.code = h.envelopeFor(status, hdr, upstreamWords{}, r, repl).code
+		}
+		h.observe(r, hdr, rec)
 		iw.flushHeld()
 		return err
-	}
-	if !h.gateway || !h.statuses.has(status) {
-		h.gatewayError(r, status, err, outcomePassed)
+	case !answers:
+		rec.outcome = outcomePassed
+		h.observe(r, hdr, rec)
 		iw.dropHeld()
 		return err
 	}
-	h.gatewayError(r, status, err, outcomeGateway)
 	iw.dropHeld()
-	hdr := iw.Header()
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	body, rid, lang := h.envelopeFor(status, hdr, upstreamWords{}, r, repl)
-	h.writeRewrite(iw.ResponseWriter, r, status, body, rid, lang)
+	rw := h.envelopeFor(status, hdr, upstreamWords{}, r, repl)
+	rec.outcome, rec.code = outcomeGateway, rw.code
+	h.observe(r, hdr, rec)
+	h.writeRewrite(iw.ResponseWriter, r, status, rw)
 	return nil
 }
 
@@ -144,7 +152,9 @@ func (h *Handler) handleError(iw *interceptWriter, r *http.Request, err error) e
 type verdict struct {
 	reason string
 	words  upstreamWords
-	size   int // decoded body size, for the log
+	code   string // a conforming envelope's error_code
+	size   int    // decoded body size, for the log
+	body   []byte // the decoded body, for keep_body; valid until the held body is dropped
 }
 
 func (v verdict) passes() bool { return v.reason == reasonConforming || v.reason == reasonHead }
@@ -152,23 +162,32 @@ func (v verdict) passes() bool { return v.reason == reasonConforming || v.reason
 // judge examines the held response and writes it through or rewrites it.
 func (h *Handler) judge(iw *interceptWriter, r *http.Request) {
 	hdr := iw.Header()
-	head := r.Method == http.MethodHead
-	v := h.examine(hdr, iw.held(), iw.tooLarge, head)
+	v := h.examine(hdr, iw.held(), iw.tooLarge, r.Method == http.MethodHead)
+	rec := record{status: iw.status, reason: v.reason, code: v.code, upstream: answeredBy(r), size: v.size}
+	if h.keepBody > 0 {
+		rec.body = h.keptText(hdr, v.body, iw.held())
+	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if h.report {
-		h.reported(r, iw.status, hdr, v)
+		rec.outcome = outcomeReported
+		if !v.passes() {
+			rec.code = h.envelopeFor(iw.status, hdr, v.words, r, repl).code
+		}
+		h.observe(r, hdr, rec)
 		iw.flushHeld()
 		return
 	}
 	if v.passes() {
-		h.passed(r, iw.status, hdr, v.reason)
+		rec.outcome = outcomePassed
+		h.observe(r, hdr, rec)
 		iw.flushHeld()
 		return
 	}
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	body, rid, lang := h.envelopeFor(iw.status, hdr, v.words, r, repl)
-	h.rewritten(r, iw.status, hdr, v, body)
+	rw := h.envelopeFor(iw.status, hdr, v.words, r, repl)
+	rec.outcome, rec.code = outcomeRewritten, rw.code
+	h.observe(r, hdr, rec)
 	iw.dropHeld()
-	h.writeRewrite(iw.ResponseWriter, r, iw.status, body, rid, lang)
+	h.writeRewrite(iw.ResponseWriter, r, iw.status, rw)
 }
 
 // examine decides whether a held error response conforms (§3) and, when
@@ -195,7 +214,7 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 		}
 		body = decoded
 	}
-	v := verdict{size: len(body)}
+	v := verdict{size: len(body), body: body}
 	if len(bytes.TrimSpace(body)) == 0 {
 		v.reason = reasonEmpty
 		return v
@@ -228,7 +247,7 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 		case h.unknownRewrite && !h.errors.catalog.has(code):
 			v.reason = reasonUnknownCode
 		default:
-			v.reason = reasonConforming
+			v.reason, v.code = reasonConforming, code
 		}
 		return v
 	case mt == "text/plain":
@@ -276,13 +295,20 @@ func isJSONType(mt string) bool {
 	return sub == "json" || strings.HasSuffix(sub, "+json") || strings.Contains(sub, "-json") // application/x-amz-json-1.1
 }
 
-// envelopeFor returns the envelope body for status and, when request_id
-// is on, the request ID it carries: the response's X-Request-Id when it
-// has one (the upstream's, or one set by an earlier handler), so that the
-// body and the header always agree.
-//
-// lang is the Content-Language of a localized catalog message, else nil.
-func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, r *http.Request, repl *caddy.Replacer) (body []byte, rid string, lang []string) {
+// rewrite is an envelope ready to send.
+type rewrite struct {
+	body      []byte
+	code      string   // its error_code
+	requestID string   // its request_id, also sent as X-Request-Id; "" when off
+	lang      []string // Content-Language of a localized catalog message, else nil
+}
+
+// envelopeFor returns the envelope for status. When request_id is on, it
+// carries the response's X-Request-Id when it has one (the upstream's, or
+// one set by an earlier handler), so that the body and the header always
+// agree.
+func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, r *http.Request, repl *caddy.Replacer) rewrite {
+	var rid string
 	if h.RequestID != "" {
 		rid = headerValue(hdr, "X-Request-Id")
 		if rid == "" {
@@ -291,13 +317,13 @@ func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, r *
 	}
 	if up == (upstreamWords{}) && rid == "" && status >= minStatus && status <= maxStatus {
 		if static := h.static[status-minStatus]; static != nil {
-			body, lang = static.pick(r)
-			return body, "", lang
+			body, lang := static.pick(r)
+			return rewrite{body: body, code: static.code, lang: lang}
 		}
 	}
 	e := h.choose(status, up, r, repl)
 	e.requestID = rid
-	return h.appendEnvelope(make([]byte, 0, 128), e, repl), rid, e.lang
+	return rewrite{body: h.appendEnvelope(make([]byte, 0, 128), e, repl), code: e.code, requestID: rid, lang: e.lang}
 }
 
 // writeRewrite sends an envelope with the headers of §2: the status and
@@ -305,7 +331,7 @@ func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, r *
 //
 // A localized message adds its Content-Language, and Vary names the
 // headers that chose the language, besides those the upstream named.
-func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status int, body []byte, requestID string, lang []string) {
+func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status int, rw rewrite) {
 	hdr := w.Header()
 	for _, k := range bodyHeaders {
 		delete(hdr, k)
@@ -313,21 +339,21 @@ func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status in
 	// Shared, never-modified value slices spare two allocations per
 	// rewrite; net/http and Caddy replace header values, never edit them.
 	hdr["Content-Type"] = jsonContentTypeValue
-	if cl := h.staticLengths[len(body)]; cl != nil {
+	if cl := h.staticLengths[len(rw.body)]; cl != nil {
 		hdr["Content-Length"] = cl
 	} else {
-		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+		hdr["Content-Length"] = []string{strconv.Itoa(len(rw.body))}
 	}
-	if requestID != "" {
-		hdr.Set("X-Request-Id", requestID)
+	if rw.requestID != "" {
+		hdr.Set("X-Request-Id", rw.requestID)
 	}
-	if lang != nil {
-		hdr["Content-Language"] = lang
+	if rw.lang != nil {
+		hdr["Content-Language"] = rw.lang
 		addVary(hdr, varyLanguage)
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
+		_, _ = w.Write(rw.body)
 	}
 }
 
@@ -403,11 +429,11 @@ func (iw *interceptWriter) WriteHeader(status int) {
 		// An error that streams (Incremental: ?1, text/event-stream) is
 		// never held: holding it would stall the stream.
 		iw.state = statePass
+		rec := record{status: status, outcome: outcomePassed, reason: reasonStream, upstream: answeredBy(iw.r)}
 		if iw.h.report {
-			iw.h.reported(iw.r, status, iw.Header(), verdict{reason: reasonStream})
-		} else {
-			iw.h.passed(iw.r, status, iw.Header(), reasonStream)
+			rec.outcome = outcomeReported
 		}
+		iw.h.observe(iw.r, iw.Header(), rec)
 		iw.ResponseWriter.WriteHeader(status)
 		return
 	}
@@ -427,41 +453,67 @@ func (iw *interceptWriter) Write(p []byte) (int, error) {
 		return iw.ResponseWriter.Write(p)
 	}
 	if iw.tooLarge {
+		iw.hold(p, iw.h.keepBody) // keep_body's first bytes, if any
 		return len(p), nil
 	}
-	if iw.buf == nil {
-		iw.buf = bufPool.Get().(*[]byte)
-	}
-	b := *iw.buf
-	need := len(b) + len(p)
-	if need > iw.h.maxBody {
+	if len(iw.held())+len(p) > iw.h.maxBody {
 		iw.overflow()
 		if iw.state == statePass {
 			return iw.ResponseWriter.Write(p)
 		}
+		iw.hold(p, iw.h.keepBody)
 		return len(p), nil
 	}
+	iw.hold(p, iw.h.maxBody)
+	return len(p), nil
+}
+
+// hold appends what of p fits within limit bytes to the held body. The
+// buffer grows as append's would, but never past limit.
+func (iw *interceptWriter) hold(p []byte, limit int) {
+	if iw.buf == nil {
+		if limit == 0 {
+			return
+		}
+		iw.buf = bufPool.Get().(*[]byte)
+	}
+	b := *iw.buf
+	p = p[:min(len(p), max(limit-len(b), 0))]
+	need := len(b) + len(p)
 	if need > cap(b) {
-		// Grow as append would, but never past max_body.
-		nb := make([]byte, len(b), min(max(2*cap(b), need), iw.h.maxBody))
+		nb := make([]byte, len(b), min(max(2*cap(b), need), limit))
 		copy(nb, b)
 		b = nb
 	}
 	*iw.buf = append(b, p...)
-	return len(p), nil
 }
 
 // overflow handles a held body that passes max_body. Rewrite mode stops
 // holding it; report mode, which must not change the response, logs the
 // verdict and lets the response stream on.
+//
+// With keep_body, the first keep_body bytes stay held for the record;
+// the rest is let go.
 func (iw *interceptWriter) overflow() {
-	if iw.h.report {
-		iw.h.reported(iw.r, iw.status, iw.Header(), verdict{reason: reasonTooLarge})
+	h := iw.h
+	if h.report {
+		rec := record{status: iw.status, outcome: outcomeReported, reason: reasonTooLarge, upstream: answeredBy(iw.r)}
+		if h.keepBody > 0 {
+			rec.body = h.keptText(iw.Header(), nil, iw.held())
+		}
+		if repl, ok := iw.r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+			rec.code = h.envelopeFor(iw.status, iw.Header(), upstreamWords{}, iw.r, repl).code
+		}
+		h.observe(iw.r, iw.Header(), rec)
 		iw.flushHeld()
 		return
 	}
 	iw.tooLarge = true
-	iw.dropHeld()
+	if h.keepBody == 0 {
+		iw.dropHeld()
+	} else if iw.buf != nil && len(*iw.buf) > h.keepBody {
+		*iw.buf = (*iw.buf)[:h.keepBody]
+	}
 }
 
 // held returns the body held so far.

@@ -1,13 +1,13 @@
 package errenvelope
 
-// Logs and metrics: what an operator sees of each examined response.
+// What an operator sees of each examined response: the counter, the log
+// line, and the {http.error_envelope.*} placeholders for the access log
+// and the handlers around this one.
 
 import (
-	"errors"
 	"net/http"
-	"sync/atomic"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -20,144 +20,86 @@ const (
 	outcomeReported  = "reported"  // mode report: sent as is, counted with what rewrite would do
 )
 
-var allReasons = []string{
-	reasonConforming, reasonHead, reasonStream, reasonNotJSON, reasonEmpty, reasonInvalidJSON,
-	reasonNotObject, reasonMissingFields, reasonDuplicate, reasonCodePattern, reasonTooLarge,
-	reasonBadEncoding, reasonGatewayError, reasonUnknownCode,
-}
-
-var allOutcomes = []string{outcomePassed, outcomeRewritten, outcomeGateway, outcomeReported}
-
-// Positions of outcomes and reasons in a counterSet.
-var (
-	outcomeIndex = indexOf(allOutcomes)
-	reasonIndex  = indexOf(allReasons)
+// The placeholders set on every examined response.
+const (
+	phOutcome      = "http.error_envelope.outcome"
+	phReason       = "http.error_envelope.reason"
+	phErrorCode    = "http.error_envelope.error_code"
+	phUpstreamBody = "http.error_envelope.upstream_body"
 )
 
-func indexOf(names []string) map[string]int {
-	m := make(map[string]int, len(names))
-	for i, n := range names {
-		m[n] = i
+// record is what is known of one examined response when it is decided.
+type record struct {
+	status   int
+	outcome  string
+	reason   string
+	code     string // the error_code sent, or in report mode the one a rewrite would send
+	upstream string // host:port of the upstream that answered, "" when none did
+	body     string // at most keep_body bytes of the decoded upstream body, as valid UTF-8
+	size     int    // decoded upstream body size
+	err      error  // a gateway error
+}
+
+// observe counts a decided response, sets its placeholders and logs it.
+// It runs before the response's header is written.
+func (h *Handler) observe(r *http.Request, hdr http.Header, rec record) {
+	if h.counters != nil {
+		h.counters.inc(rec.outcome, rec.reason, rec.upstream)
 	}
-	return m
-}
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set(phOutcome, rec.outcome)
+		repl.Set(phReason, rec.reason)
+		repl.Set(phErrorCode, rec.code)
+		repl.Set(phUpstreamBody, rec.body)
+	}
 
-// newResponsesCounter is the counter of examined responses. Every handler
-// of a config shares the one registered in that config's registry.
-func newResponsesCounter() *prometheus.CounterVec {
-	return prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "caddy",
-		Subsystem: "http_error_envelope",
-		Name:      "responses_total",
-		Help:      "Error responses examined by error_envelope, by outcome (passed, rewritten, gateway, reported) and reason.",
-	}, []string{"outcome", "reason"})
-}
-
-// counterSet resolves each outcome and reason pair to its series the first
-// time it counts, so /metrics shows only series that can count and have,
-// and counting afterwards is two map reads, an atomic load and an atomic
-// add, without allocation.
-type counterSet struct {
-	vec    *prometheus.CounterVec
-	series []atomic.Pointer[prometheus.Counter] // [outcome*len(allReasons)+reason]
-}
-
-func newCounterSet(vec *prometheus.CounterVec) *counterSet {
-	return &counterSet{vec: vec, series: make([]atomic.Pointer[prometheus.Counter], len(allOutcomes)*len(allReasons))}
-}
-
-func (s *counterSet) inc(outcome, reason string) {
-	o, ok1 := outcomeIndex[outcome]
-	r, ok2 := reasonIndex[reason]
-	if !ok1 || !ok2 {
+	level, msg := zapcore.DebugLevel, "error response passed"
+	switch {
+	case rec.reason == reasonGatewayError:
+		// Only an error this handler answers is logged at error level:
+		// one it returns (report mode, gateway_errors off) is logged by
+		// Caddy itself, so here it gets an info or debug line.
+		msg, level = "gateway error", zapcore.ErrorLevel
+		switch rec.outcome {
+		case outcomeReported:
+			level = zapcore.InfoLevel
+		case outcomePassed:
+			level = zapcore.DebugLevel
+		}
+	case rec.outcome == outcomeRewritten:
+		msg = "rewrote error response"
+	case rec.outcome == outcomeReported && (rec.reason == reasonConforming || rec.reason == reasonHead || rec.reason == reasonStream):
+		msg = "error response conforms"
+	case rec.outcome == outcomeReported:
+		level, msg = zapcore.InfoLevel, "would rewrite error response"
+	}
+	c := h.logger.Check(level, msg)
+	if c == nil {
 		return
 	}
-	slot := &s.series[o*len(allReasons)+r]
-	c := slot.Load()
-	if c == nil {
-		counter := s.vec.WithLabelValues(outcome, reason)
-		c = &counter
-		slot.Store(c) // a race stores the same series twice: harmless
+	fields := []zap.Field{
+		zap.Int("status", rec.status), zap.String("outcome", rec.outcome), zap.String("reason", rec.reason),
+		zap.String("error_code", rec.code), zap.String("route", h.Name), zap.String("upstream", rec.upstream),
+		zap.String("method", r.Method), zap.String("uri", r.RequestURI),
 	}
-	(*c).Inc()
+	if rec.err != nil {
+		fields = append(fields, zap.Error(rec.err))
+	} else {
+		fields = append(fields, zap.String("upstream_content_type", headerValue(hdr, "Content-Type")), zap.Int("upstream_size", rec.size))
+	}
+	if h.keepBody > 0 && rec.err == nil {
+		fields = append(fields, zap.String("upstream_body", rec.body))
+	}
+	c.Write(fields...)
 }
 
-// registerMetrics registers the counter, or finds the one already
-// registered by another handler of the same config.
-func (h *Handler) registerMetrics(registry *prometheus.Registry) error {
-	vec := newResponsesCounter()
-	if registry != nil {
-		if err := registry.Register(vec); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return err
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return err
-			}
-			vec = existing
-		}
+// answeredBy is the host:port of the upstream that answered, as
+// reverse_proxy recorded it, or "".
+func answeredBy(r *http.Request) string {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return ""
 	}
-	h.counters = newCounterSet(vec)
-	return nil
-}
-
-func (h *Handler) count(outcome, reason string) {
-	if h.counters != nil {
-		h.counters.inc(outcome, reason)
-	}
-}
-
-// passed records an examined response sent as the upstream wrote it.
-func (h *Handler) passed(r *http.Request, status int, hdr http.Header, reason string) {
-	h.count(outcomePassed, reason)
-	if c := h.logger.Check(zapcore.DebugLevel, "error response passed"); c != nil {
-		c.Write(zap.Int("status", status), zap.String("reason", reason),
-			zap.String("upstream_content_type", headerValue(hdr, "Content-Type")), zap.String("uri", r.RequestURI))
-	}
-}
-
-// rewritten records a rewrite: what the upstream sent and the code chosen.
-func (h *Handler) rewritten(r *http.Request, status int, hdr http.Header, v verdict, envelope []byte) {
-	h.count(outcomeRewritten, v.reason)
-	if c := h.logger.Check(zapcore.DebugLevel, "rewrote error response"); c != nil {
-		c.Write(zap.Int("status", status), zap.String("reason", v.reason),
-			zap.ByteString("error_code", codeOf(envelope)),
-			zap.String("upstream_content_type", headerValue(hdr, "Content-Type")),
-			zap.Int("upstream_size", v.size), zap.String("uri", r.RequestURI))
-	}
-}
-
-// reported records, in report mode, what rewrite mode would have done.
-func (h *Handler) reported(r *http.Request, status int, hdr http.Header, v verdict) {
-	h.count(outcomeReported, v.reason)
-	level, msg := zapcore.InfoLevel, "would rewrite error response"
-	if v.passes() {
-		level, msg = zapcore.DebugLevel, "error response conforms"
-	}
-	if c := h.logger.Check(level, msg); c != nil {
-		c.Write(zap.Int("status", status), zap.String("reason", v.reason),
-			zap.String("upstream_content_type", headerValue(hdr, "Content-Type")),
-			zap.Int("upstream_size", v.size), zap.String("uri", r.RequestURI))
-	}
-}
-
-// gatewayError records an error returned by the wrapped handler, with the
-// details that never reach the client. Only an error this handler answers
-// is logged at error level: one it returns (report mode, gateway_errors
-// off) is logged by Caddy itself, so here it gets an info or debug line.
-func (h *Handler) gatewayError(r *http.Request, status int, err error, outcome string) {
-	h.count(outcome, reasonGatewayError)
-	level := zapcore.ErrorLevel
-	switch outcome {
-	case outcomeReported:
-		level = zapcore.InfoLevel
-	case outcomePassed:
-		level = zapcore.DebugLevel
-	}
-	if c := h.logger.Check(level, "gateway error"); c != nil {
-		c.Write(zap.Int("status", status), zap.String("outcome", outcome),
-			zap.String("method", r.Method), zap.String("uri", r.RequestURI), zap.Error(err))
-	}
+	v, _ := repl.GetString("http.reverse_proxy.upstream.hostport")
+	return v
 }

@@ -53,7 +53,7 @@ func scrapeCounters(t *testing.T) map[string]float64 {
 		if err != nil {
 			t.Fatalf("bad metric line %q", sc.Text())
 		}
-		out[outcome+"/"+reason] = n
+		out[outcome+"/"+reason] += n // summed over routes and upstreams
 	}
 	return out
 }
@@ -251,18 +251,18 @@ func TestCounterSet(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	vec := newResponsesCounter()
 	reg.MustRegister(vec)
-	s := newCounterSet(vec)
+	s := newCounterSet(vec, "")
 	if n := testutil.CollectAndCount(vec); n != 0 {
 		t.Fatalf("%d series before counting", n)
 	}
-	s.inc(outcomeRewritten, reasonNotJSON)
-	s.inc(outcomeRewritten, reasonNotJSON)
-	s.inc(outcomePassed, reasonConforming)
-	s.inc("nonsense", reasonConforming)
+	s.inc(outcomeRewritten, reasonNotJSON, "")
+	s.inc(outcomeRewritten, reasonNotJSON, "")
+	s.inc(outcomePassed, reasonConforming, "")
+	s.inc("nonsense", reasonConforming, "")
 	if n := testutil.CollectAndCount(vec); n != 2 {
 		t.Fatalf("%d series, want 2", n)
 	}
-	if v := testutil.ToFloat64(vec.WithLabelValues(outcomeRewritten, reasonNotJSON)); v != 2 {
+	if v := testutil.ToFloat64(vec.WithLabelValues(outcomeRewritten, reasonNotJSON, "", "")); v != 2 {
 		t.Fatalf("rewritten/not_json = %v, want 2", v)
 	}
 }

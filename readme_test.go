@@ -78,7 +78,11 @@ func TestREADMEJSONConfig(t *testing.T) {
 	go func() { _ = backend.Serve(ln) }()
 	defer backend.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), runCaddyEnv+"="+cfg)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

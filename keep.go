@@ -1,0 +1,48 @@
+package errenvelope
+
+// keep_body: what the upstream really said, for the access log and the
+// logs, never for the client.
+
+import (
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+// keptText is keep_body's record of an upstream error body: at most
+// keep_body bytes of it, decoded, as valid UTF-8. decoded is the body as
+// examined, nil when it was not decoded (over max_body, a corrupt or
+// unknown coding); held is then what is held of it, raw, and its first
+// bytes are decoded here as far as they go.
+func (h *Handler) keptText(hdr http.Header, decoded, held []byte) string {
+	body := decoded
+	if body == nil {
+		body = held
+		if ce := headerValue(hdr, "Content-Encoding"); ce != "" && len(held) > 0 {
+			if out, _ := decodeBody(held, ce, h.keepBody); len(out) > 0 {
+				body = out
+			}
+		}
+	}
+	return validPrefix(body, h.keepBody)
+}
+
+// validPrefix returns at most n bytes of b as a string of valid UTF-8: cut
+// at a character boundary, invalid bytes replaced by U+FFFD.
+func validPrefix(b []byte, n int) string {
+	if len(b) > n {
+		// Back off over the bytes of a character the cut would split.
+		cut := n
+		for i := 1; i < utf8.UTFMax && cut > 0 && !utf8.RuneStart(b[cut]); i++ {
+			cut--
+		}
+		if !utf8.RuneStart(b[cut]) {
+			cut = n // no character starts there: invalid bytes, replaced below
+		}
+		b = b[:cut]
+	}
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
