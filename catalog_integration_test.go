@@ -195,8 +195,7 @@ func TestReloadWithBrokenCatalog(t *testing.T) {
 	if err := os.WriteFile(broken, []byte(`{"errors":[{"code":"X.1","status":404,"message":"Nope.","upstream_code":["NF"]}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.NewReplacer("UPSTREAM", upstream.Listener.Addr().String(), "CLOSED", closedAddr, "LOGFILE", logFile,
-		"catalog testdata/payments.yaml", "catalog "+broken).Replace(gatewayConfig)
+	cfg := strings.Replace(gatewayConfigFor(), "catalog testdata/payments.yaml", "catalog "+broken, 1)
 	res, err := http.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(cfg))
 	if err != nil {
 		t.Fatal(err)

@@ -40,8 +40,10 @@ type reply struct {
 
 var (
 	upstream   *httptest.Server
-	closedAddr string // a loopback port nothing listens on
-	logFile    string // Caddy's log, as JSON lines
+	upstream2  *httptest.Server // a second upstream with the same replies
+	closedAddr string           // a loopback port nothing listens on
+	logFile    string           // Caddy's log, as JSON lines
+	accessLog  string           // the access log of the forensics site
 	repliesMu  sync.Mutex
 	replies    = map[string]reply{}
 	specials   = map[string]http.HandlerFunc{}
@@ -50,6 +52,7 @@ var (
 func TestMain(m *testing.M) {
 	runCaddyIfAsked()
 	upstream = httptest.NewServer(http.HandlerFunc(serveReply))
+	upstream2 = httptest.NewServer(http.HandlerFunc(serveReply))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -61,8 +64,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	logFile = dir + "/caddy.log"
+	accessLog = dir + "/access.log"
 	code := m.Run()
 	upstream.Close()
+	upstream2.Close()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -364,6 +369,12 @@ http://127.0.0.1:9080 {
 			header_down -X-Request-Id
 		}
 	}
+	handle_path /keepall/* {
+		error_envelope {
+			keep_body 256KiB
+		}
+		reverse_proxy UPSTREAM
+	}
 	handle_path /apig/* {
 		error_envelope {
 			catalog catalogs/apig.json
@@ -390,12 +401,65 @@ http://127.0.0.1:9080 {
 		respond "handle_errors saw {err.status_code}" {err.status_code}
 	}
 }
+
+# Rollout forensics: two named handlers in front of two upstreams each,
+# an access log with the handler's placeholders appended.
+http://127.0.0.1:9081 {
+	log {
+		output file ACCESSLOG
+		format json
+	}
+	log_append outcome {http.error_envelope.outcome}
+	log_append reason {http.error_envelope.reason}
+	log_append error_code {http.error_envelope.error_code}
+	log_append upstream_body {http.error_envelope.upstream_body}
+	@two header X-Upstream two
+	@down header X-Upstream down
+	handle_path /alpha/* {
+		header >X-Envelope-Outcome {http.error_envelope.outcome}
+		error_envelope {
+			name alpha
+			max_body 1KiB
+			keep_body 64
+		}
+		reverse_proxy @two UPSTREAM2
+		reverse_proxy @down CLOSED
+		reverse_proxy UPSTREAM
+	}
+	handle_path /beta/* {
+		error_envelope {
+			name beta
+			mode report
+			keep_body 64
+		}
+		reverse_proxy @two UPSTREAM2
+		reverse_proxy UPSTREAM
+	}
+	handle_path /nokeep/* {
+		error_envelope {
+			name nokeep
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /dyn/* {
+		error_envelope {
+			name dyn
+		}
+		reverse_proxy {http.request.header.X-Backend}
+	}
+}
 `
+
+// gatewayConfigFor fills in the test's addresses and files.
+func gatewayConfigFor() string {
+	return strings.NewReplacer("UPSTREAM2", upstream2.Listener.Addr().String(), "UPSTREAM", upstream.Listener.Addr().String(),
+		"CLOSED", closedAddr, "LOGFILE", logFile, "ACCESSLOG", accessLog).Replace(gatewayConfig)
+}
 
 // startGateway loads the gateway configuration into the in-process Caddy.
 func startGateway(t *testing.T) {
 	t.Helper()
-	cfg := strings.NewReplacer("UPSTREAM", upstream.Listener.Addr().String(), "CLOSED", closedAddr, "LOGFILE", logFile).Replace(gatewayConfig)
+	cfg := gatewayConfigFor()
 	tester := caddytest.NewTester(t)
 	// caddytest skips a test whose Caddy cannot start; here that is a failure.
 	t.Cleanup(func() {

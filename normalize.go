@@ -184,9 +184,9 @@ func (h *Handler) judge(iw *interceptWriter, r *http.Request) {
 		return
 	}
 	rw := h.envelopeFor(iw.status, hdr, v.words, r, repl)
+	iw.dropHeld() // before the log line, which may hold keep_body's copy
 	rec.outcome, rec.code = outcomeRewritten, rw.code
 	h.observe(r, hdr, rec)
-	iw.dropHeld()
 	h.writeRewrite(iw.ResponseWriter, r, iw.status, rw)
 }
 
@@ -509,10 +509,17 @@ func (iw *interceptWriter) overflow() {
 		return
 	}
 	iw.tooLarge = true
-	if h.keepBody == 0 {
+	switch {
+	case h.keepBody == 0:
 		iw.dropHeld()
-	} else if iw.buf != nil && len(*iw.buf) > h.keepBody {
-		*iw.buf = (*iw.buf)[:h.keepBody]
+	case iw.buf != nil && cap(*iw.buf) > 2*h.keepBody:
+		// Keep the first bytes in a buffer of their size and let the
+		// large one go for the rest of the response.
+		kept := append(make([]byte, 0, h.keepBody), (*iw.buf)[:min(len(*iw.buf), h.keepBody)]...)
+		iw.dropHeld()
+		iw.buf = &kept
+	case iw.buf != nil:
+		*iw.buf = (*iw.buf)[:min(len(*iw.buf), h.keepBody)]
 	}
 }
 
