@@ -43,6 +43,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    name             <name>
 //	    catalog          <file>
 //	    unknown_codes    pass|rewrite
+//	    problem_details  on|off
 //	    keep_body        <size>
 //	}
 //
@@ -206,6 +207,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			at[catalogKey(args[0])] = at[opt]
 			h.Catalogs = append(h.Catalogs, args[0])
+
+		case "problem_details":
+			if len(args) != 1 || (args[0] != "on" && args[0] != "off") {
+				return d.Errf("problem_details %q: want on or off", strings.Join(args, " "))
+			}
+			h.ProblemDetails = args[0] == "on"
 
 		case "keep_body":
 			if len(args) != 1 {

@@ -52,7 +52,12 @@ type envelope struct {
 // in the order the contract gives. It is hand-written so that the hot path
 // of a rewrite uses no reflection.
 func (h *Handler) appendEnvelope(dst []byte, e envelope, repl *caddy.Replacer) []byte {
-	dst = append(dst, `{"error_msg":`...)
+	return h.appendMembers(append(dst, '{'), e, repl)
+}
+
+// appendMembers encodes the envelope's members and the closing brace.
+func (h *Handler) appendMembers(dst []byte, e envelope, repl *caddy.Replacer) []byte {
+	dst = append(dst, `"error_msg":`...)
 	dst = appendJSONString(dst, e.msg)
 	dst = append(dst, `,"error_code":`...)
 	dst = appendJSONString(dst, e.code)
@@ -71,18 +76,19 @@ func (h *Handler) appendEnvelope(dst []byte, e envelope, repl *caddy.Replacer) [
 // or one per language when its message is a localized catalog message.
 type staticEnvelope struct {
 	bodies [][]byte
+	msgs   []string // the message of each body
 	langs  *langSet
 	code   string
 }
 
-// pick returns the body for the client's language, and that language
-// when the message is localized.
-func (s *staticEnvelope) pick(r *http.Request) ([]byte, []string) {
+// pick returns the body and message for the client's language, and that
+// language when the message is localized.
+func (s *staticEnvelope) pick(r *http.Request) ([]byte, string, []string) {
 	if s.langs == nil {
-		return s.bodies[0], nil
+		return s.bodies[0], s.msgs[0], nil
 	}
 	i := s.langs.pick(r)
-	return s.bodies[i], s.langs.names[i]
+	return s.bodies[i], s.msgs[i], s.langs.names[i]
 }
 
 // encodeStatic pre-encodes, per status, the envelope of a response that
@@ -118,6 +124,7 @@ func (h *Handler) encodeStatic() {
 			}
 			body := h.appendEnvelope(nil, e, nil)
 			s.bodies = append(s.bodies, body)
+			s.msgs = append(s.msgs, e.msg)
 			if h.staticLengths[len(body)] == nil {
 				h.staticLengths[len(body)] = []string{strconv.Itoa(len(body))}
 			}

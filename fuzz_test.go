@@ -63,7 +63,7 @@ func FuzzExamine(f *testing.F) {
 		if coding != "" {
 			hdr.Set("Content-Encoding", coding)
 		}
-		v := h.examine(hdr, body, false, false)
+		v := h.examine(hdr, body, false, false, "application/json")
 		if v.passes() {
 			plain, err := decodeBody(body, coding, h.maxBody)
 			if err != nil {

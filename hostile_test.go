@@ -263,7 +263,7 @@ func TestHugeStringWithinMaxBody(t *testing.T) {
 	h := newTestHandler(t, &Handler{MaxBody: 32 << 20})
 	hdr := http.Header{"Content-Type": {"application/json"}}
 	body := []byte(`{"message":"` + strings.Repeat("A", 10<<20) + `","code":"HUGE"}`)
-	v := h.examine(hdr, body, false, false)
+	v := h.examine(hdr, body, false, false, "application/json")
 	if v.reason != reasonMissingFields {
 		t.Fatalf("reason = %s", v.reason)
 	}

@@ -15,7 +15,7 @@ import (
 var allReasons = []string{
 	reasonConforming, reasonHead, reasonStream, reasonNotJSON, reasonEmpty, reasonInvalidJSON,
 	reasonNotObject, reasonMissingFields, reasonDuplicate, reasonCodePattern, reasonTooLarge,
-	reasonBadEncoding, reasonGatewayError, reasonUnknownCode,
+	reasonBadEncoding, reasonGatewayError, reasonUnknownCode, reasonGRPC, reasonFormat,
 }
 
 var allOutcomes = []string{outcomePassed, outcomeRewritten, outcomeGateway, outcomeReported}

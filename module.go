@@ -134,6 +134,13 @@ type Handler struct {
 	// handler itself can send must be in them.
 	UnknownCodes string `json:"unknown_codes,omitempty"`
 
+	// Whether a client whose Accept ranks `application/problem+json`
+	// above `application/json` (by q value) gets errors as RFC 9457
+	// problem details carrying the envelope's members:
+	// `{"type":…,"title":…,"status":…,"detail":…,"error_msg":…,"error_code":…}`.
+	// Every examined response then carries `Vary: Accept`. Default: false.
+	ProblemDetails bool `json:"problem_details,omitempty"`
+
 	// The most bytes of an upstream's decoded error body kept, as valid
 	// UTF-8, in the `{http.error_envelope.upstream_body}` placeholder and
 	// in the debug and report-mode log lines, for the access log
@@ -152,6 +159,8 @@ type Handler struct {
 	maxMessage int
 	keepBody   int
 	gateway    bool
+	// problemDetails: problem_details on.
+	problemDetails bool
 	report     bool
 	// unknownRewrite: unknown_codes rewrite.
 	unknownRewrite bool
@@ -296,6 +305,7 @@ func (h *Handler) compile() error {
 		return fmt.Errorf("keep_body %d: must not exceed max_body (%d bytes)", h.KeepBody, h.maxBody)
 	}
 	h.keepBody = int(h.KeepBody)
+	h.problemDetails = h.ProblemDetails
 	h.gateway = h.GatewayErrors == nil || *h.GatewayErrors
 	switch h.Mode {
 	case "", "rewrite":

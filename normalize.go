@@ -32,6 +32,8 @@ const (
 	reasonStream        = "stream"           // a streamed error (Incremental: ?1, SSE): passed unheld
 	reasonDuplicate     = "duplicate_fields" // error_code or error_msg appears twice: clients would disagree
 	reasonUnknownCode   = "unknown_code"     // unknown_codes rewrite: error_code is not in the catalog
+	reasonGRPC          = "grpc"             // a gRPC response: never held or changed
+	reasonFormat        = "format"           // a conforming envelope, rewritten into the form the client reads (gRPC, problem details)
 )
 
 // Headers that describe the upstream's body, and are wrong for the envelope.
@@ -162,15 +164,25 @@ func (v verdict) passes() bool { return v.reason == reasonConforming || v.reason
 // judge examines the held response and writes it through or rewrites it.
 func (h *Handler) judge(iw *interceptWriter, r *http.Request) {
 	hdr := iw.Header()
-	v := h.examine(hdr, iw.held(), iw.tooLarge, r.Method == http.MethodHead)
+	want := "application/json"
+	if h.clientFormat(r) == formatProblem {
+		want = problemType
+	}
+	v := h.examine(hdr, iw.held(), iw.tooLarge, r.Method == http.MethodHead, want)
 	rec := record{status: iw.status, reason: v.reason, code: v.code, upstream: answeredBy(r), size: v.size}
 	if h.keepBody > 0 {
 		rec.body = h.keptText(hdr, v.body, iw.held())
 	}
+	if v.reason == reasonConforming && isGRPCRequest(r) {
+		v.reason, rec.reason = reasonFormat, reasonFormat // a gRPC client cannot read JSON
+	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if h.report {
 		rec.outcome = outcomeReported
-		if !v.passes() {
+		switch {
+		case v.reason == reasonFormat:
+			rec.code = v.code
+		case !v.passes():
 			rec.code = h.envelopeFor(iw.status, hdr, v.words, r, repl).code
 		}
 		h.observe(r, hdr, rec)
@@ -183,7 +195,12 @@ func (h *Handler) judge(iw *interceptWriter, r *http.Request) {
 		iw.flushHeld()
 		return
 	}
-	rw := h.envelopeFor(iw.status, hdr, v.words, r, repl)
+	var rw rewrite
+	if v.reason == reasonFormat {
+		rw = h.reformatted(iw.status, hdr, v, r, repl)
+	} else {
+		rw = h.envelopeFor(iw.status, hdr, v.words, r, repl)
+	}
 	iw.dropHeld() // before the log line, which may hold keep_body's copy
 	rec.outcome, rec.code = outcomeRewritten, rw.code
 	h.observe(r, hdr, rec)
@@ -192,12 +209,17 @@ func (h *Handler) judge(iw *interceptWriter, r *http.Request) {
 
 // examine decides whether a held error response conforms (§3) and, when
 // it does not, what the upstream said in it (§4.1).
-func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) verdict {
+//
+// want is the media type a conforming envelope has for this client:
+// application/json, or application/problem+json for a client that asked
+// for problem details; an envelope in application/json then conforms in
+// all but its form (reason format).
+func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool, want string) verdict {
 	if tooLarge {
 		return verdict{reason: reasonTooLarge}
 	}
 	mt := mediaType(headerValue(hdr, "Content-Type"))
-	isJSON := mt == "application/json"
+	isJSON := mt == want || (want == problemType && mt == "application/json")
 	if head {
 		if isJSONType(mt) {
 			return verdict{reason: reasonHead}
@@ -246,6 +268,8 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 			v.reason = reasonCodePattern
 		case h.unknownRewrite && !h.errors.catalog.has(code):
 			v.reason = reasonUnknownCode
+		case mt != want:
+			v.reason, v.code = reasonFormat, code
 		default:
 			v.reason, v.code = reasonConforming, code
 		}
@@ -268,9 +292,19 @@ func (h *Handler) examine(hdr http.Header, body []byte, tooLarge, head bool) ver
 	return v
 }
 
-// isStream reports a response that asks intermediaries not to hold it.
-func isStream(hdr http.Header) bool {
-	return headerValue(hdr, "Incremental") == "?1" || mediaType(headerValue(hdr, "Content-Type")) == "text/event-stream"
+// unheldReason reports an examined response that is never held: one that
+// asks intermediaries not to hold it, or a gRPC one.
+func unheldReason(hdr http.Header) string {
+	if headerValue(hdr, "Incremental") == "?1" {
+		return reasonStream
+	}
+	switch mt := mediaType(headerValue(hdr, "Content-Type")); {
+	case mt == "text/event-stream":
+		return reasonStream
+	case isGRPCType(mt):
+		return reasonGRPC
+	}
+	return ""
 }
 
 // mediaType is the lower-cased type/subtype of a Content-Type value.
@@ -295,35 +329,84 @@ func isJSONType(mt string) bool {
 	return sub == "json" || strings.HasSuffix(sub, "+json") || strings.Contains(sub, "-json") // application/x-amz-json-1.1
 }
 
+// The forms an error is sent in.
+const (
+	formatJSON    = iota // the envelope
+	formatProblem        // problem details (problem_details on, and the client's Accept prefers them)
+	formatGRPC           // a gRPC trailers-only response
+)
+
+// clientFormat is the form this request's client reads errors in.
+func (h *Handler) clientFormat(r *http.Request) int {
+	switch {
+	case r == nil:
+		return formatJSON
+	case isGRPCRequest(r):
+		return formatGRPC
+	case h.problemDetails && prefersProblem(r.Header["Accept"]):
+		return formatProblem
+	}
+	return formatJSON
+}
+
 // rewrite is an envelope ready to send.
 type rewrite struct {
-	body      []byte
+	format    int
+	body      []byte   // the envelope or problem details; nil for gRPC
+	msg       string   // its error_msg
 	code      string   // its error_code
 	requestID string   // its request_id, also sent as X-Request-Id; "" when off
 	lang      []string // Content-Language of a localized catalog message, else nil
 }
 
-// envelopeFor returns the envelope for status. When request_id is on, it
-// carries the response's X-Request-Id when it has one (the upstream's, or
-// one set by an earlier handler), so that the body and the header always
-// agree.
+// envelopeFor returns the rewrite for status in the client's form. When
+// request_id is on, it carries the response's X-Request-Id when it has one
+// (the upstream's, or one set by an earlier handler), so that the body and
+// the header always agree.
 func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, r *http.Request, repl *caddy.Replacer) rewrite {
-	var rid string
-	if h.RequestID != "" {
-		rid = headerValue(hdr, "X-Request-Id")
-		if rid == "" {
-			rid = h.requestID.render(repl)
-		}
-	}
-	if up == (upstreamWords{}) && rid == "" && status >= minStatus && status <= maxStatus {
+	rid := h.requestIDFor(hdr, repl)
+	f := h.clientFormat(r)
+	if f == formatJSON && up == (upstreamWords{}) && rid == "" && status >= minStatus && status <= maxStatus {
 		if static := h.static[status-minStatus]; static != nil {
-			body, lang := static.pick(r)
-			return rewrite{body: body, code: static.code, lang: lang}
+			body, msg, lang := static.pick(r)
+			return rewrite{body: body, msg: msg, code: static.code, lang: lang}
 		}
 	}
 	e := h.choose(status, up, r, repl)
 	e.requestID = rid
-	return rewrite{body: h.appendEnvelope(make([]byte, 0, 128), e, repl), code: e.code, requestID: rid, lang: e.lang}
+	return h.encode(f, status, e, repl)
+}
+
+// reformatted is the rewrite of a conforming envelope for a client that
+// reads another form: its own code and message, untouched by the rules.
+func (h *Handler) reformatted(status int, hdr http.Header, v verdict, r *http.Request, repl *caddy.Replacer) rewrite {
+	e := envelope{msg: h.cleanMessage(v.words.msg), code: v.code, requestID: h.requestIDFor(hdr, repl)}
+	if e.msg == "" {
+		e.msg = reasonPhrase(status)
+	}
+	return h.encode(h.clientFormat(r), status, e, repl)
+}
+
+func (h *Handler) requestIDFor(hdr http.Header, repl *caddy.Replacer) string {
+	if h.RequestID == "" {
+		return ""
+	}
+	if rid := headerValue(hdr, "X-Request-Id"); rid != "" {
+		return rid
+	}
+	return h.requestID.render(repl)
+}
+
+// encode writes e out in form f.
+func (h *Handler) encode(f, status int, e envelope, repl *caddy.Replacer) rewrite {
+	rw := rewrite{format: f, msg: e.msg, code: e.code, requestID: e.requestID, lang: e.lang}
+	switch f {
+	case formatJSON:
+		rw.body = h.appendEnvelope(make([]byte, 0, 128), e, repl)
+	case formatProblem:
+		rw.body = h.appendProblem(make([]byte, 0, 192), status, e, repl)
+	}
+	return rw
 }
 
 // writeRewrite sends an envelope with the headers of §2: the status and
@@ -332,13 +415,21 @@ func (h *Handler) envelopeFor(status int, hdr http.Header, up upstreamWords, r *
 // A localized message adds its Content-Language, and Vary names the
 // headers that chose the language, besides those the upstream named.
 func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status int, rw rewrite) {
+	if rw.format == formatGRPC {
+		h.writeGRPC(w, status, rw)
+		return
+	}
 	hdr := w.Header()
 	for _, k := range bodyHeaders {
 		delete(hdr, k)
 	}
+	dropTrailers(hdr)
 	// Shared, never-modified value slices spare two allocations per
 	// rewrite; net/http and Caddy replace header values, never edit them.
 	hdr["Content-Type"] = jsonContentTypeValue
+	if rw.format == formatProblem {
+		hdr["Content-Type"] = problemContentTypeValue
+	}
 	if cl := h.staticLengths[len(rw.body)]; cl != nil {
 		hdr["Content-Length"] = cl
 	} else {
@@ -425,11 +516,12 @@ func (iw *interceptWriter) WriteHeader(status int) {
 		iw.ResponseWriter.WriteHeader(status)
 		return
 	}
-	if isStream(iw.Header()) {
+	if reason := unheldReason(iw.Header()); reason != "" {
 		// An error that streams (Incremental: ?1, text/event-stream) is
-		// never held: holding it would stall the stream.
+		// never held: holding it would stall the stream. Nor is a gRPC
+		// one: its clients read its status from its trailers.
 		iw.state = statePass
-		rec := record{status: status, outcome: outcomePassed, reason: reasonStream, upstream: answeredBy(iw.r)}
+		rec := record{status: status, outcome: outcomePassed, reason: reason, upstream: answeredBy(iw.r)}
 		if iw.h.report {
 			rec.outcome = outcomeReported
 		}
@@ -538,9 +630,14 @@ func (iw *interceptWriter) flushHeld() {
 		return
 	}
 	iw.state = statePass
+	hdr := iw.Header()
+	trailers := takeTrailers(hdr) // back after the header, as trailers
 	iw.ResponseWriter.WriteHeader(iw.status)
 	if body := iw.held(); len(body) > 0 {
 		_, _ = iw.ResponseWriter.Write(body)
+	}
+	for k, v := range trailers {
+		hdr[k] = v
 	}
 	iw.dropHeld()
 }

@@ -42,7 +42,13 @@ type record struct {
 
 // observe counts a decided response, sets its placeholders and logs it.
 // It runs before the response's header is written.
+//
+// With problem_details on, what a client gets depends on its Accept, so
+// every examined response gains Vary: Accept here, where they all pass.
 func (h *Handler) observe(r *http.Request, hdr http.Header, rec record) {
+	if h.problemDetails {
+		addVary(hdr, varyAccept)
+	}
 	if h.counters != nil {
 		h.counters.inc(rec.outcome, rec.reason, rec.upstream)
 	}

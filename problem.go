@@ -1,0 +1,92 @@
+package errenvelope
+
+// Problem details on request (SPEC §11.3): with problem_details on, a
+// client whose Accept ranks application/problem+json above
+// application/json gets RFC 9457 problem details that carry the envelope's
+// members too.
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+const problemType = "application/problem+json"
+
+var problemContentTypeValue = []string{problemType}
+
+// varyAccept is what problem_details adds to Vary on every examined
+// response: what a client gets depends on its Accept.
+var varyAccept = []string{"Accept"}
+
+// prefersProblem reports whether Accept ranks application/problem+json
+// above application/json by q value. A tie, `*/*` alone or no Accept
+// mean the envelope.
+func prefersProblem(accept []string) bool {
+	if len(accept) == 0 {
+		return false
+	}
+	return acceptQ(accept, "application", "problem+json") > acceptQ(accept, "application", "json")
+}
+
+// acceptQ is the q value Accept gives a media type: that of its most
+// specific matching range (type/subtype, then type/*, then */*), 0 when
+// none matches.
+func acceptQ(accept []string, typ, sub string) float64 {
+	best, bestRank := 0.0, -1
+	for _, v := range accept {
+		for _, rng := range strings.Split(v, ",") {
+			mr, params, _ := strings.Cut(rng, ";")
+			t, s, _ := strings.Cut(strings.ToLower(strings.TrimSpace(mr)), "/")
+			rank := -1
+			switch {
+			case t == typ && s == sub:
+				rank = 2
+			case t == typ && s == "*":
+				rank = 1
+			case t == "*" && s == "*":
+				rank = 0
+			}
+			if rank <= bestRank {
+				continue
+			}
+			best, bestRank = qOf(params), rank
+		}
+	}
+	return best
+}
+
+// qOf reads the q parameter of an Accept range; 1 when absent or bad.
+func qOf(params string) float64 {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || q < 0 || q > 1 {
+				return 1
+			}
+			return q
+		}
+	}
+	return 1
+}
+
+// appendProblem encodes the problem details of a rewrite: type, title,
+// status, detail, then the envelope's members.
+func (h *Handler) appendProblem(dst []byte, status int, e envelope, repl *caddy.Replacer) []byte {
+	typ := "about:blank"
+	if entry := h.errors.catalog.entryFor(e.code, status); entry != nil && entry.typ != "" {
+		typ = entry.typ
+	}
+	dst = append(dst, `{"type":`...)
+	dst = appendJSONString(dst, typ)
+	dst = append(dst, `,"title":`...)
+	dst = appendJSONString(dst, reasonPhrase(status))
+	dst = append(dst, `,"status":`...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, `,"detail":`...)
+	dst = appendJSONString(dst, e.msg)
+	dst = append(dst, ',')
+	return h.appendMembers(dst, e, repl)
+}
