@@ -161,7 +161,7 @@ type Handler struct {
 	gateway    bool
 	// problemDetails: problem_details on.
 	problemDetails bool
-	report     bool
+	report         bool
 	// unknownRewrite: unknown_codes rewrite.
 	unknownRewrite bool
 	// static[status-400] is the whole envelope for responses that take
