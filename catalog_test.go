@@ -39,7 +39,7 @@ func TestCatalogErrors(t *testing.T) {
 		{"json truncated", map[string]string{"a.json": "{\"errors\": [\n" + good}, []string{"unexpected end of file"}},
 		{"json trailing data", map[string]string{"a.json": `{"errors":[]} {}`}, []string{"unexpected data after the catalog object"}},
 		{"yaml syntax error with line", map[string]string{"a.yaml": "errors:\n  - code: A.1\n   status: [\n"}, []string{"syntax error", "line"}},
-		{"unknown top-level member", map[string]string{"a.json": "{\"errors\":[],\n\"langauge\":\"en\"}"}, []string{`line 2: unknown member "langauge"`}},
+		{"unknown top-level member", map[string]string{"a.json": "{\"errors\":[],\n\"lang\":\"en\"}"}, []string{`line 2: unknown member "lang"`}},
 		{"missing errors", map[string]string{"a.json": `{"language":"en"}`}, []string{"errors: missing"}},
 		{"errors not a list", map[string]string{"a.json": `{"errors":{}}`}, []string{"errors: want a list"}},
 		{"bad language", map[string]string{"a.json": `{"language":"english!","errors":[]}`}, []string{`language: "english!" is not a BCP 47 language tag`}},

@@ -78,7 +78,7 @@ func errorCatalog(configFile, adapter, format string) ([]byte, error) {
 	input = caddy.RemoveMetaFields(input)
 	var cfg *caddy.Config
 	if err := caddy.StrictUnmarshalJSON(input, &cfg); err != nil {
-		return nil, fmt.Errorf("decoding config: %v", err)
+		return nil, fmt.Errorf("decoding config: %w", err)
 	}
 	if err := caddy.Validate(cfg); err != nil {
 		return nil, err

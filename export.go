@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -408,8 +409,7 @@ func responseDescription(key string) string {
 	case strings.Contains(key, "-"):
 		return "Statuses " + key + "."
 	}
-	var st int
-	fmt.Sscan(key, &st)
+	st, _ := strconv.Atoi(key)
 	return reasonPhrase(st)
 }
 

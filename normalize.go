@@ -448,21 +448,6 @@ func (h *Handler) writeRewrite(w http.ResponseWriter, r *http.Request, status in
 	}
 }
 
-// codeOf pulls error_code back out of an envelope this handler encoded,
-// for the log line, without decoding it.
-func codeOf(envelope []byte) []byte {
-	_, rest, _ := bytes.Cut(envelope, []byte(`,"error_code":"`))
-	for i := 0; i < len(rest); i++ {
-		switch rest[i] {
-		case '\\':
-			i++
-		case '"':
-			return rest[:i]
-		}
-	}
-	return rest
-}
-
 // The states of an interceptWriter.
 const (
 	stateIdle = iota // nothing written yet
