@@ -369,6 +369,21 @@ http://127.0.0.1:9080 {
 			header_down -X-Request-Id
 		}
 	}
+	handle_path /problem/* {
+		error_envelope {
+			problem_details on
+			catalog testdata/orders.json
+			request_id
+			field service orders
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /problem-down/* {
+		error_envelope {
+			problem_details on
+		}
+		reverse_proxy CLOSED
+	}
 	handle_path /keepall/* {
 		error_envelope {
 			keep_body 256KiB
