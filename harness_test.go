@@ -472,21 +472,33 @@ func gatewayConfigFor() string {
 }
 
 // startGateway loads the gateway configuration into the in-process Caddy.
+//
+// The configuration is loaded once per test binary, by the first test
+// that needs it; every later test finds it running. (Reloading the same
+// configuration for every test only adds load time, and caddytest's check
+// that a reload took can time out on a busy machine.)
 func startGateway(t *testing.T) {
 	t.Helper()
-	cfg := gatewayConfigFor()
-	tester := caddytest.NewTester(t)
-	// caddytest skips a test whose Caddy cannot start; here that is a failure.
-	t.Cleanup(func() {
-		if t.Skipped() {
-			t.Errorf("the in-process Caddy did not start")
-		}
+	gatewayOnce.Do(func() {
+		tester := caddytest.NewTester(t)
+		// caddytest skips a test whose Caddy cannot start; here that is a failure.
+		t.Cleanup(func() {
+			if t.Skipped() {
+				t.Errorf("the in-process Caddy did not start")
+			}
+		})
+		tester.InitServer(gatewayConfigFor(), "caddyfile")
+		gatewayUp = !t.Failed()
 	})
-	tester.InitServer(cfg, "caddyfile")
-	if t.Failed() {
-		t.FailNow()
+	if !gatewayUp {
+		t.Fatal("the in-process Caddy did not start with the test configuration")
 	}
 }
+
+var (
+	gatewayOnce sync.Once
+	gatewayUp   bool
+)
 
 // client talks to the gateway without transparent decompression, so
 // tests see the headers and bytes that Caddy sent.
