@@ -39,20 +39,28 @@ type reply struct {
 }
 
 var (
-	upstream   *httptest.Server
-	upstream2  *httptest.Server // a second upstream with the same replies
-	closedAddr string           // a loopback port nothing listens on
-	logFile    string           // Caddy's log, as JSON lines
-	accessLog  string           // the access log of the forensics site
-	repliesMu  sync.Mutex
-	replies    = map[string]reply{}
-	specials   = map[string]http.HandlerFunc{}
+	upstream    *httptest.Server
+	upstream2   *httptest.Server // a second upstream with the same replies
+	h2cUpstream *httptest.Server // the same replies over h2c (and HTTP/1.1)
+	grpcAddr    string           // a gRPC server with the health service, h2c
+	closedAddr  string           // a loopback port nothing listens on
+	logFile     string           // Caddy's log, as JSON lines
+	accessLog   string           // the access log of the forensics site
+	repliesMu   sync.Mutex
+	replies     = map[string]reply{}
+	specials    = map[string]http.HandlerFunc{}
 )
 
 func TestMain(m *testing.M) {
 	runCaddyIfAsked()
 	upstream = httptest.NewServer(http.HandlerFunc(serveReply))
 	upstream2 = httptest.NewServer(http.HandlerFunc(serveReply))
+	h2cUpstream = httptest.NewUnstartedServer(http.HandlerFunc(serveReply))
+	h2cUpstream.Config.Protocols = new(http.Protocols)
+	h2cUpstream.Config.Protocols.SetHTTP1(true)
+	h2cUpstream.Config.Protocols.SetUnencryptedHTTP2(true)
+	h2cUpstream.Start()
+	grpcAddr = startGRPCUpstream()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -417,6 +425,41 @@ http://127.0.0.1:9080 {
 	}
 }
 
+# Protocols: HTTP/2 and HTTP/3 over TLS, an h2c upstream, gRPC.
+https://127.0.0.1:9443 {
+	tls internal
+	@down header X-Route down
+	@slow header X-Route slow
+	@html header X-Route html
+	route /grpc.health.v1.Health/* {
+		error_envelope {
+			request_id
+		}
+		rewrite @html /r/grpc-html
+		rewrite @slow /r/grpc-slow
+		reverse_proxy @down h2c://CLOSED
+		reverse_proxy @slow UPSTREAM {
+			transport http {
+				response_header_timeout 300ms
+			}
+		}
+		reverse_proxy @html UPSTREAM
+		reverse_proxy h2c://GRPCUPSTREAM
+	}
+	handle_path /default/* {
+		error_envelope
+		reverse_proxy UPSTREAM
+	}
+	handle_path /h2c/* {
+		error_envelope
+		reverse_proxy h2c://H2CUPSTREAM
+	}
+	handle_path /down/* {
+		error_envelope
+		reverse_proxy CLOSED
+	}
+}
+
 # Rollout forensics: two named handlers in front of two upstreams each,
 # an access log with the handler's placeholders appended.
 http://127.0.0.1:9081 {
@@ -468,6 +511,7 @@ http://127.0.0.1:9081 {
 // gatewayConfigFor fills in the test's addresses and files.
 func gatewayConfigFor() string {
 	return strings.NewReplacer("UPSTREAM2", upstream2.Listener.Addr().String(), "UPSTREAM", upstream.Listener.Addr().String(),
+		"H2CUPSTREAM", h2cUpstream.Listener.Addr().String(), "GRPCUPSTREAM", grpcAddr,
 		"CLOSED", closedAddr, "LOGFILE", logFile, "ACCESSLOG", accessLog).Replace(gatewayConfig)
 }
 
