@@ -498,6 +498,7 @@ func (iw *interceptWriter) WriteHeader(status int) {
 	}
 	if !iw.h.statuses.has(status) {
 		iw.state = statePass
+		deliverTrailers(iw.r, iw.Header())
 		iw.ResponseWriter.WriteHeader(status)
 		return
 	}
@@ -511,6 +512,7 @@ func (iw *interceptWriter) WriteHeader(status int) {
 			rec.outcome = outcomeReported
 		}
 		iw.h.observe(iw.r, iw.Header(), rec)
+		deliverTrailers(iw.r, iw.Header())
 		iw.ResponseWriter.WriteHeader(status)
 		return
 	}
@@ -617,6 +619,7 @@ func (iw *interceptWriter) flushHeld() {
 	iw.state = statePass
 	hdr := iw.Header()
 	trailers := takeTrailers(hdr) // back after the header, as trailers
+	deliverTrailers(iw.r, hdr)
 	iw.ResponseWriter.WriteHeader(iw.status)
 	if body := iw.held(); len(body) > 0 {
 		_, _ = iw.ResponseWriter.Write(body)
