@@ -37,6 +37,7 @@ type handlerContract struct {
 	UpstreamMessage string          `json:"upstream_message"`
 	CodePattern     string          `json:"code_pattern,omitempty"`
 	RequestID       bool            `json:"request_id"`
+	ProblemDetails  bool            `json:"problem_details"`
 	Fields          []string        `json:"fields,omitempty"`
 	Errors          []contractError `json:"errors"`
 }
@@ -69,7 +70,7 @@ func (h *Handler) contract(label, server string) handlerContract {
 	hc := handlerContract{
 		Label: label, Name: h.Name, Server: server, Catalogs: h.Catalogs,
 		UnknownCodes: "pass", UpstreamMessage: h.UpstreamMessage,
-		CodePattern: h.CodePattern, RequestID: h.RequestID != "",
+		CodePattern: h.CodePattern, RequestID: h.RequestID != "", ProblemDetails: h.problemDetails,
 	}
 	if h.unknownRewrite {
 		hc.UnknownCodes = "rewrite"
@@ -340,6 +341,8 @@ func exportOpenAPI(c contract) ([]byte, error) {
 			"description": "The error envelope of " + hc.Label + ".",
 		}
 		ref := map[string]any{"$ref": "#/components/schemas/" + schemaName}
+		problemName := prefix + ".Problem"
+		problemRef := map[string]any{"$ref": "#/components/schemas/" + problemName}
 		for _, e := range hc.Errors {
 			keys := e.Statuses
 			if len(keys) == 0 {
@@ -349,12 +352,11 @@ func exportOpenAPI(c contract) ([]byte, error) {
 				name := prefix + "." + k
 				resp, _ := responses[name].(map[string]any)
 				if resp == nil {
-					resp = map[string]any{
-						"description": responseDescription(k),
-						"content": map[string]any{"application/json": map[string]any{
-							"schema": ref, "examples": map[string]any{},
-						}},
+					content := map[string]any{"application/json": map[string]any{"schema": ref, "examples": map[string]any{}}}
+					if hc.ProblemDetails {
+						content[problemType] = map[string]any{"schema": problemRef, "examples": map[string]any{}}
 					}
+					resp = map[string]any{"description": responseDescription(k), "content": content}
 					if hc.RequestID {
 						resp["headers"] = map[string]any{"X-Request-Id": map[string]any{
 							"description": "The request's ID, as in the body's request_id.",
@@ -363,7 +365,8 @@ func exportOpenAPI(c contract) ([]byte, error) {
 					}
 					responses[name] = resp
 				}
-				examples := resp["content"].(map[string]any)["application/json"].(map[string]any)["examples"].(map[string]any)
+				content := resp["content"].(map[string]any)
+				examples := content["application/json"].(map[string]any)["examples"].(map[string]any)
 				exName := componentName(e.Code)
 				if _, dup := examples[exName]; dup {
 					continue
@@ -377,11 +380,39 @@ func exportOpenAPI(c contract) ([]byte, error) {
 				for _, f := range hc.Fields {
 					value = append(append(append(value, ','), appendJSONString(nil, f)...), `:"…"`...)
 				}
-				ex := map[string]any{"summary": e.Message, "value": json.RawMessage(append(value, '}'))}
+				value = append(value, '}')
+				ex := map[string]any{"summary": e.Message, "value": json.RawMessage(value)}
 				if e.Description != "" {
 					ex["description"] = e.Description
 				}
 				examples[exName] = ex
+				if hc.ProblemDetails {
+					var members []byte
+					if st, err := strconv.Atoi(k); err == nil {
+						members = append([]byte(`{"type":"about:blank","title":`), appendJSONString(nil, reasonPhrase(st))...)
+						members = append(append(append(members, `,"status":`...), k...), `,"detail":`...)
+					} else {
+						members = []byte(`{"type":"about:blank","detail":`)
+					}
+					members = append(append(appendJSONString(members, e.Message), ','), value[1:]...)
+					pex := map[string]any{"summary": e.Message, "value": json.RawMessage(members)}
+					content[problemType].(map[string]any)["examples"].(map[string]any)[exName] = pex
+				}
+			}
+		}
+		if hc.ProblemDetails {
+			schemas[problemName] = map[string]any{
+				"allOf": []any{ref, map[string]any{
+					"type":     "object",
+					"required": []string{"type", "title", "status", "detail"},
+					"properties": map[string]any{
+						"type":   map[string]any{"type": "string", "format": "uri-reference"},
+						"title":  map[string]any{"type": "string"},
+						"status": map[string]any{"type": "integer", "minimum": minStatus, "maximum": maxStatus},
+						"detail": map[string]any{"type": "string"},
+					},
+				}},
+				"description": "RFC 9457 problem details with the envelope's members, for clients that prefer application/problem+json.",
 			}
 		}
 	}

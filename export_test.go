@@ -112,7 +112,7 @@ func TestErrorCatalogOpenAPI(t *testing.T) {
 				Headers map[string]json.RawMessage `json:"headers"`
 				Content map[string]struct {
 					Examples map[string]struct {
-						Value map[string]string `json:"value"`
+						Value map[string]any `json:"value"`
 					} `json:"examples"`
 				} `json:"content"`
 			} `json:"responses"`
@@ -142,6 +142,16 @@ func TestErrorCatalogOpenAPI(t *testing.T) {
 	}
 	if _, ok := r404.Headers["X-Request-Id"]; !ok {
 		t.Errorf("orders.404 has no X-Request-Id header")
+	}
+	legacy404 := doc.Components.Responses["legacy.404"].Content
+	if ex := legacy404[ctProblem].Examples["LEG.0001"].Value; ex["error_code"] != "LEG.0001" || ex["detail"] != "Not here." || ex["title"] != "Not Found" {
+		t.Errorf("legacy.404 problem example: %+v", ex)
+	}
+	if _, ok := doc.Components.Responses["orders.404"].Content[ctProblem]; ok {
+		t.Errorf("orders has problem details without problem_details on")
+	}
+	if _, ok := doc.Components.Schemas["legacy.Problem"]; !ok {
+		t.Errorf("no legacy.Problem schema")
 	}
 	if _, ok := doc.Components.Responses["legacy.405-499"]; !ok {
 		t.Errorf("no response for the fallback run 405-499: %v", keysOf(doc.Components.Responses))
