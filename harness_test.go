@@ -617,7 +617,8 @@ func (rw row) run(t *testing.T) {
 		}
 		wantLen := len(rw.wantBody)
 		if method != http.MethodHead {
-			checkEnvelope(t, body, rw.extraMembers...)
+			members := checkEnvelope(t, body, rw.extraMembers...)
+			checkSDKReads(t, res, body, members)
 		} else {
 			wantLen = -1 // checked by the row's own wantHeader
 		}
