@@ -78,6 +78,8 @@ func TestGRPC(t *testing.T) {
 
 	path("grpc-html", reply{status: 502, header: h("Content-Type", ctHTML), body: nginxHTML})
 	path("grpc-slow", reply{status: 200, delay: time.Second, body: "late"})
+	path("grpc-envelope", reply{status: 403, header: h("Content-Type", ctJSON), body: `{"error_msg":"Token expired: 100% sure.","error_code":"IAM.0002"}`})
+	before := scrapeCounters(t)["rewritten/format"]
 	for _, tt := range []struct {
 		route string
 		code  codes.Code
@@ -87,6 +89,9 @@ func TestGRPC(t *testing.T) {
 		{"down", codes.Unavailable, "Bad Gateway", "GATEWAY.0502"},
 		{"slow", codes.Unavailable, "Gateway Timeout", "GATEWAY.0504"},
 		{"html", codes.Unavailable, "Bad Gateway", "GATEWAY.0502"},
+		// A conforming JSON envelope, which a gRPC client cannot read:
+		// its own code and message, percent-encoded on the wire.
+		{"envelope", codes.PermissionDenied, "Token expired: 100% sure.", "IAM.0002"},
 	} {
 		t.Run("gateway error "+tt.route, func(t *testing.T) {
 			var trailer metadata.MD
@@ -103,6 +108,9 @@ func TestGRPC(t *testing.T) {
 				t.Errorf("x-request-id = %q, want a UUID", got)
 			}
 		})
+	}
+	if got := scrapeCounters(t)["rewritten/format"] - before; got != 1 {
+		t.Errorf("rewritten/format grew by %v, want 1 (the envelope a gRPC client cannot read)", got)
 	}
 }
 

@@ -431,12 +431,14 @@ https://127.0.0.1:9443 {
 	@down header X-Route down
 	@slow header X-Route slow
 	@html header X-Route html
+	@envelope header X-Route envelope
 	route /grpc.health.v1.Health/* {
 		error_envelope {
 			request_id
 		}
 		rewrite @html /r/grpc-html
 		rewrite @slow /r/grpc-slow
+		rewrite @envelope /r/grpc-envelope
 		reverse_proxy @down h2c://CLOSED
 		reverse_proxy @slow UPSTREAM {
 			transport http {
@@ -444,6 +446,7 @@ https://127.0.0.1:9443 {
 			}
 		}
 		reverse_proxy @html UPSTREAM
+		reverse_proxy @envelope UPSTREAM
 		reverse_proxy h2c://GRPCUPSTREAM
 	}
 	handle_path /default/* {

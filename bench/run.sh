@@ -139,6 +139,8 @@ http://:18003 {
 		name bench
 		catalog $OUT/catalog.json
 		unknown_codes rewrite
+		problem_details on
+		keep_body 4KiB
 	}
 	reverse_proxy 127.0.0.1:18080
 }
