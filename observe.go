@@ -53,8 +53,8 @@ func (h *Handler) observe(r *http.Request, hdr http.Header, rec record) {
 		h.counters.inc(rec.outcome, rec.reason, rec.upstream)
 	}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Set(phOutcome, rec.outcome)
-		repl.Set(phReason, rec.reason)
+		repl.Set(phOutcome, boxed(rec.outcome))
+		repl.Set(phReason, boxed(rec.reason))
 		repl.Set(phErrorCode, rec.code)
 		repl.Set(phUpstreamBody, rec.body)
 	}
@@ -97,6 +97,23 @@ func (h *Handler) observe(r *http.Request, hdr http.Header, rec record) {
 		fields = append(fields, zap.String("upstream_body", rec.body))
 	}
 	c.Write(fields...)
+}
+
+// boxedNames holds every outcome and reason as an interface value, made
+// once, so setting them as placeholders allocates nothing.
+var boxedNames = func() map[string]any {
+	m := map[string]any{}
+	for _, n := range append(append([]string{}, allOutcomes...), allReasons...) {
+		m[n] = n
+	}
+	return m
+}()
+
+func boxed(name string) any {
+	if v, ok := boxedNames[name]; ok {
+		return v
+	}
+	return name
 }
 
 // answeredBy is the host:port of the upstream that answered, as
