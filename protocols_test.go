@@ -135,9 +135,6 @@ func TestProtocols(t *testing.T) {
 						t.Fatalf("body %q, trailer %v, header %v", body, res.Trailer, res.Header)
 					}
 				})
-				if route != "/default" {
-					return
-				}
 				t.Run("64 MiB success intact", func(t *testing.T) {
 					req, _ := http.NewRequest(http.MethodGet, tlsAddr+route+bigPath, nil)
 					res, err := c.Do(req)
@@ -163,8 +160,8 @@ func TestProtocols(t *testing.T) {
 						t.Fatalf("%d %q", res.StatusCode, body)
 					}
 				})
-				t.Run("sse error delivered unbuffered", func(t *testing.T) { sseUnbuffered(t, c, proto) })
-				t.Run("client resets a stream", func(t *testing.T) { clientReset(t, c, proto) })
+				t.Run("sse error delivered unbuffered", func(t *testing.T) { sseUnbuffered(t, c, proto, route) })
+				t.Run("client resets a stream", func(t *testing.T) { clientReset(t, c, proto, route) })
 			})
 		}
 	}
@@ -172,9 +169,9 @@ func TestProtocols(t *testing.T) {
 
 // sseUnbuffered: an SSE error's first event reaches the client while the
 // upstream still holds the rest back.
-func sseUnbuffered(t *testing.T, c *http.Client, proto string) {
+func sseUnbuffered(t *testing.T, c *http.Client, proto, route string) {
 	release := make(chan struct{})
-	p := special("sse-"+proto, func(w http.ResponseWriter, r *http.Request) {
+	p := special("sse-"+proto+route, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "data: one\n\n")
@@ -185,7 +182,7 @@ func sseUnbuffered(t *testing.T, c *http.Client, proto string) {
 		}
 		_, _ = io.WriteString(w, "data: two\n\n")
 	})
-	req, _ := http.NewRequest(http.MethodGet, tlsAddr+"/default"+p, nil)
+	req, _ := http.NewRequest(http.MethodGet, tlsAddr+route+p, nil)
 	res, err := c.Do(req)
 	if err != nil {
 		close(release)
@@ -211,9 +208,9 @@ func sseUnbuffered(t *testing.T, c *http.Client, proto string) {
 
 // clientReset: a client that resets its stream mid-body cancels the
 // upstream request, and the gateway goes on serving the same client.
-func clientReset(t *testing.T, c *http.Client, proto string) {
+func clientReset(t *testing.T, c *http.Client, proto, route string) {
 	canceled := make(chan struct{}, 1)
-	p := special("reset-"+proto, func(w http.ResponseWriter, r *http.Request) {
+	p := special("reset-"+proto+route, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.WriteHeader(200)
 		chunk := make([]byte, 32<<10)
@@ -232,7 +229,7 @@ func clientReset(t *testing.T, c *http.Client, proto string) {
 		canceled <- struct{}{}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tlsAddr+"/default"+p, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tlsAddr+route+p, nil)
 	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
