@@ -239,12 +239,16 @@ func runName(run []int) string {
 }
 
 // exportJSON writes the contract as one indented JSON document.
-func exportJSON(c contract) ([]byte, error) {
+func exportJSON(c contract) ([]byte, error) { return indentedJSON(c) }
+
+// indentedJSON encodes v for people to read: indented, with <, > and &
+// as they are.
+func indentedJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	err := enc.Encode(c)
+	err := enc.Encode(v)
 	return buf.Bytes(), err
 }
 
@@ -425,12 +429,7 @@ func exportOpenAPI(c contract) ([]byte, error) {
 		},
 		"components": map[string]any{"schemas": schemas, "responses": responses},
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	err := enc.Encode(doc)
-	return buf.Bytes(), err
+	return indentedJSON(doc)
 }
 
 func responseDescription(key string) string {
