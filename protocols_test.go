@@ -76,8 +76,15 @@ func TestProtocols(t *testing.T) {
 	htmlPath := path("proto-html", reply{status: 404, header: h("Content-Type", ctHTML), body: expressHTML})
 	envPath := path("proto-envelope", reply{status: 400, header: h("Content-Type", ctJSON), body: exactEnvelope})
 
+	routes := []string{"/default", "/h2c"}
+	if raceEnabled {
+		// Caddy v2.11.9's reverse_proxy races under -race when an h2c
+		// upstream's stream is reset (see grpc_calls_test.go); .ci/run
+		// runs this test without -race as well, h2c included.
+		routes = routes[:1]
+	}
 	for proto, c := range clients {
-		for _, route := range []string{"/default", "/h2c"} {
+		for _, route := range routes {
 			t.Run(proto+route, func(t *testing.T) {
 				get := func(p string, hdr map[string]string) (*http.Response, []byte) {
 					t.Helper()
