@@ -57,6 +57,11 @@ func TestGRPC(t *testing.T) {
 	path("grpc-html", reply{status: 502, header: h("Content-Type", ctHTML), body: nginxHTML})
 	path("grpc-slow", reply{status: 200, delay: time.Second, body: "late"})
 	path("grpc-envelope", reply{status: 403, header: h("Content-Type", ctJSON), body: `{"error_msg":"Token expired: 100% sure.","error_code":"IAM.0002"}`})
+	// '%' and bytes outside printable ASCII go percent-encoded: a client
+	// decodes "50%2541" back to "50%41", where "50%41" unencoded would
+	// read as "50A".
+	path("grpc-percent", reply{status: 409, header: h("Content-Type", ctJSON), body: `{"error_msg":"50%41 done, 还差一半。","error_code":"JOB.0409"}`})
+	path("grpc-notfound", reply{status: 404, header: h("Content-Type", ctHTML), body: "<h1>Not Found</h1>"})
 	before := scrapeCounters(t)["rewritten/format"]
 	for _, tt := range []struct {
 		route string
@@ -70,6 +75,9 @@ func TestGRPC(t *testing.T) {
 		// A conforming JSON envelope, which a gRPC client cannot read:
 		// its own code and message, percent-encoded on the wire.
 		{"envelope", codes.PermissionDenied, "Token expired: 100% sure.", "IAM.0002"},
+		{"percent", codes.Unknown, "50%41 done, 还差一半。", "JOB.0409"},
+		// gRPC's HTTP-to-gRPC table: 404 is UNIMPLEMENTED.
+		{"notfound", codes.Unimplemented, "Not Found", "GATEWAY.0404"},
 	} {
 		t.Run("gateway error "+tt.route, func(t *testing.T) {
 			var trailer metadata.MD
@@ -87,7 +95,7 @@ func TestGRPC(t *testing.T) {
 			}
 		})
 	}
-	if got := scrapeCounters(t)["rewritten/format"] - before; got != 1 {
-		t.Errorf("rewritten/format grew by %v, want 1 (the envelope a gRPC client cannot read)", got)
+	if got := scrapeCounters(t)["rewritten/format"] - before; got != 2 {
+		t.Errorf("rewritten/format grew by %v, want 2 (the envelopes a gRPC client cannot read)", got)
 	}
 }

@@ -431,14 +431,14 @@ https://127.0.0.1:9443 {
 	@down header X-Route down
 	@slow header X-Route slow
 	@html header X-Route html
-	@envelope header X-Route envelope
+	@envelope header_regexp X-Route ^(envelope|percent|notfound)$
 	route /grpc.health.v1.Health/* {
 		error_envelope {
 			request_id
 		}
 		rewrite @html /r/grpc-html
 		rewrite @slow /r/grpc-slow
-		rewrite @envelope /r/grpc-envelope
+		rewrite @envelope /r/grpc-{http.request.header.X-Route}
 		reverse_proxy @down h2c://CLOSED
 		reverse_proxy @slow UPSTREAM {
 			transport http {

@@ -111,6 +111,20 @@ func TestLimitsAndHostileBodies(t *testing.T) {
 		{name: "envelope over max_body is rewritten", route: "/small",
 			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: `{"error_msg":"m","error_code":"C.1","pad":"` + strings.Repeat("x", 2048) + `"}`, chunked: true},
 			wantStatus: 400, wantBody: env("Bad Request", "GATEWAY.0400"), envelope: true},
+		// max_body is the most bytes held: a body of exactly that size,
+		// announced by Content-Length or not, is read whole.
+		{name: "envelope of exactly max_body with Content-Length passes", route: "/small",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: exactly(1024)},
+			wantStatus: 400, wantBody: exactly(1024), wantHeader: h("Content-Length", "1024")},
+		{name: "chunked envelope of exactly max_body passes", route: "/small",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: exactly(1024), chunked: true},
+			wantStatus: 400, wantBody: exactly(1024)},
+		{name: "envelope one byte over max_body with Content-Length is rewritten", route: "/small",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: exactly(1025)},
+			wantStatus: 400, wantBody: env("Bad Request", "GATEWAY.0400"), envelope: true},
+		{name: "chunked envelope one byte over max_body is rewritten", route: "/small",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: exactly(1025), chunked: true},
+			wantStatus: 400, wantBody: env("Bad Request", "GATEWAY.0400"), envelope: true},
 		{name: "message cut to max_message", route: "/small",
 			reply:      reply{status: 400, header: h("Content-Type", ctText), body: "this message is much longer than sixteen characters"},
 			wantStatus: 400, wantBody: env("this message is", "GATEWAY.0400"), envelope: true},
@@ -273,4 +287,10 @@ func TestHugeStringWithinMaxBody(t *testing.T) {
 		t.Fatalf("envelope of %d bytes, want %d", len(out), len(want))
 	}
 	checkEnvelope(t, out)
+}
+
+// exactly is a conforming envelope of n bytes.
+func exactly(n int) string {
+	head, tail := `{"error_msg":"m","error_code":"C.1","pad":"`, `"}`
+	return head + strings.Repeat("x", n-len(head)-len(tail)) + tail
 }

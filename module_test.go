@@ -75,6 +75,9 @@ func TestJSONConfigErrors(t *testing.T) {
 		{`{"map_status":[{"status":"4xy","error_code":"A.1"}]}`, `map_status #1: invalid status "4xy"`},
 		{`{"map_code":[{"upstream_code":"X","error_code":""}]}`, `map_code X: error_code is empty`},
 		{`{"fields":[{"name":"request_id","value":"x"}]}`, `field "request_id": name already used`},
+		// keep_body holds its bytes within what max_body holds (§12, §6).
+		{`{"max_body":1024,"keep_body":1025}`, `keep_body 1025: must not exceed max_body (1024 bytes)`},
+		{`{"keep_body":1048577}`, `keep_body 1048577: must not exceed max_body (1048576 bytes)`},
 	}
 	for _, tt := range tests {
 		var h Handler
