@@ -79,6 +79,8 @@ func benchServe(b *testing.B, h *Handler, next caddyhttp.Handler, header map[str
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
+	// As Caddy's server sets it, for {http.request.uuid}.
+	req = req.WithContext(context.WithValue(req.Context(), caddyhttp.ExtraLogFieldsCtxKey, new(caddyhttp.ExtraLogFields)))
 	repl := caddyhttp.NewTestReplacer(req)
 	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
 	w := &benchWriter{header: make(http.Header, 8)}
@@ -118,10 +120,22 @@ func withCatalog(b *testing.B) []variant {
 		catalogPath = bigCatalog(b, dir, 10000)
 	})
 	h := newTestHandler(b, &Handler{Catalogs: []string{catalogPath}})
+	all := newTestHandler(b, &Handler{
+		Name: "orders", Catalogs: []string{catalogPath}, UnknownCodes: "rewrite", ProblemDetails: true,
+		KeepBody: 4 << 10, RequestID: defaultRequestID, Fields: []Field{{Name: "service", Value: "orders"}},
+	})
 	return []variant{
 		{name: "handler=with_catalog", h: h},
 		{name: "handler=with_catalog_zh", h: h, header: map[string]string{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}},
+		// Every part-two option on, and a browser's request headers.
+		{name: "handler=all_options", h: all, header: browserHeaders},
 	}
+}
+
+// browserHeaders are the Accept and Accept-Language a browser sends.
+var browserHeaders = map[string]string{
+	"Accept":          "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+	"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8",
 }
 
 var (
