@@ -1,7 +1,7 @@
 package errenvelope
 
 import (
-	"regexp"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -54,26 +54,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	// Duplicates are caught on their own line, so the error points at it.
-	statusSeen := map[statusSpec]bool{}
-	codeSeen := map[string]bool{}
-	fieldSeen := map[string]bool{}
-	// The token of each option (of each catalog line), so that what only
-	// the whole block shows is reported at the line it is about.
-	at := map[string]caddyfile.Token{}
+	// The token of each option line, so that a configuration error is
+	// reported at the line it is about.
+	at := map[optionLine]caddyfile.Token{}
 	for d.NextBlock(0) {
 		opt := d.Val()
-		at[opt] = d.Token()
+		at[optionLine{opt, lineCount(opt, h)}] = d.Token()
 		args := d.RemainingArgs()
 		switch opt {
 		case "statuses":
 			if len(args) == 0 {
 				return d.Errf("statuses: want at least one status, class or range")
-			}
-			for _, a := range args {
-				if _, err := parseStatusSpec(a); err != nil {
-					return d.Errf("statuses: %v", err)
-				}
 			}
 			h.Statuses = append(h.Statuses, args...)
 
@@ -87,16 +78,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) < 2 || len(args) > 3 {
 				return d.Errf("map_status: want <status> <error_code> [<error_msg>], got %d arguments", len(args))
 			}
-			spec, err := parseStatusSpec(args[0])
-			if err != nil {
+			if _, err := parseStatusSpec(args[0]); err != nil {
 				return d.Errf("map_status: %v", err)
-			}
-			if statusSeen[spec] {
-				return d.Errf("map_status %s: duplicate rule for the same statuses", args[0])
-			}
-			statusSeen[spec] = true
-			if args[1] == "" {
-				return d.Errf("map_status %s: error_code is empty", args[0])
 			}
 			rule := StatusRule{Status: args[0], ErrorCode: args[1]}
 			if len(args) == 3 {
@@ -111,10 +94,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if args[0] == "" || args[1] == "" {
 				return d.Errf("map_code: upstream code and error_code must not be empty")
 			}
-			if codeSeen[args[0]] {
-				return d.Errf("map_code %s: duplicate rule for the same upstream code", args[0])
-			}
-			codeSeen[args[0]] = true
 			rule := CodeRule{UpstreamCode: args[0], ErrorCode: args[1]}
 			if len(args) == 3 {
 				rule.ErrorMsg = args[2]
@@ -125,17 +104,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) != 1 {
 				return d.Errf("upstream_message %q: want one of 4xx, 5xx, all, none", strings.Join(args, " "))
 			}
-			if _, err := upstreamPolicy(args[0]); err != nil {
-				return d.Errf("%v", err)
-			}
 			h.UpstreamMessage = args[0]
 
 		case "code_pattern":
 			if len(args) != 1 {
 				return d.Errf("code_pattern: want exactly one regular expression")
-			}
-			if _, err := regexp.Compile(args[0]); err != nil {
-				return d.Errf("code_pattern %q: %v", args[0], err)
 			}
 			h.CodePattern = args[0]
 
@@ -156,10 +129,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) != 2 {
 				return d.Errf("field: want <name> <value>, got %d arguments", len(args))
 			}
-			if fieldSeen[args[0]] {
-				return d.Errf("field %q: name already used by another field", args[0])
-			}
-			fieldSeen[args[0]] = true
 			h.Fields = append(h.Fields, Field{Name: args[0], Value: args[1]})
 
 		case "max_body":
@@ -167,7 +136,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body: want one size, like 1MiB")
 			}
 			size, err := humanize.ParseBytes(args[0])
-			if err != nil || size == 0 || size > 1<<30 {
+			if err != nil || size == 0 || size > maxMaxBody {
 				return d.Errf("max_body %q: want a size between 1B and 1GiB, like 1MiB", args[0])
 			}
 			h.MaxBody = int64(size)
@@ -205,7 +174,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) != 1 || args[0] == "" {
 				return d.Errf("catalog: want exactly one file (repeat the line for more)")
 			}
-			at[catalogKey(args[0])] = at[opt]
 			h.Catalogs = append(h.Catalogs, args[0])
 
 		case "problem_details":
@@ -219,7 +187,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("keep_body: want one size, like 4KiB (0 for off)")
 			}
 			size, err := humanize.ParseBytes(args[0])
-			if err != nil || size > 1<<30 {
+			if err != nil || size > maxMaxBody {
 				return d.Errf("keep_body %q: want a size up to max_body, like 4KiB (0 for off)", args[0])
 			}
 			h.KeepBody = int64(size)
@@ -234,35 +202,46 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unrecognized subdirective %q", opt)
 		}
 	}
-	// What only the whole block shows (duplicate rules, a code_pattern
-	// that a configured code fails) is checked here too, so that
-	// `caddy adapt` already reports it; Provision checks it again for
-	// JSON configs.
-	if err := h.compile(); err != nil {
-		if tok, ok := at[optionOf(err)]; ok {
-			return errAt(tok, err)
+	// Every check that needs no file runs here, so `caddy adapt` reports
+	// it at its line; catalogs are read and checked when the config loads.
+	if err := h.checkSyntax(); err != nil {
+		var ce *configError
+		if errors.As(err, &ce) {
+			// The line that holds the index-th value of the option.
+			for i := ce.index; i >= 0; i-- {
+				if tok, ok := at[optionLine{ce.option, i}]; ok {
+					return errAt(tok, err)
+				}
+			}
 		}
 		return d.WrapErr(err)
 	}
 	return nil
 }
 
-// catalogKey names one catalog line among the option tokens.
-func catalogKey(file string) string { return strconv.Quote("catalog " + file) }
+// optionLine names one line of the block: an option, and which of its
+// lines when it repeats.
+type optionLine struct {
+	option string
+	index  int
+}
 
-// optionOf tells which option a configuration error is about: its
-// messages start with the option's name, a catalog's with its file.
-func optionOf(err error) string {
-	msg := err.Error()
-	if rest, ok := strings.CutPrefix(msg, "catalog "); ok {
-		if file, err := strconv.QuotedPrefix(rest); err == nil {
-			if f, err := strconv.Unquote(file); err == nil {
-				return catalogKey(f)
-			}
-		}
+// lineCount is how many values of a repeatable option h already holds:
+// the index of the first value on its next line.
+func lineCount(option string, h *Handler) int {
+	switch option {
+	case "map_status":
+		return len(h.MapStatus)
+	case "map_code":
+		return len(h.MapCode)
+	case "field":
+		return len(h.Fields)
+	case "catalog":
+		return len(h.Catalogs)
+	case "statuses":
+		return len(h.Statuses)
 	}
-	opt, _, _ := strings.Cut(msg, " ")
-	return strings.TrimSuffix(opt, ":")
+	return 0
 }
 
 // errAt reports err at the line of tok, as d.Errf does at the current one.

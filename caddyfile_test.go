@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -166,6 +167,20 @@ func TestAdaptCaddyfile(t *testing.T) {
 	}
 	if !strings.Contains(s, `"map_status":[{"error_code":"APIG.0101","error_msg":"API not found.","status":"404"}]`) {
 		t.Fatalf("map_status not in adapted JSON: %s", s)
+	}
+
+	// Adapting converts syntax only: a catalog that is not here adapts,
+	// and loading the config names it.
+	out, _, err = adapter.Adapt([]byte(":8080 {\n\terror_envelope {\n\t\tcatalog nowhere/apig.json\n\t\tunknown_codes rewrite\n\t}\n}"), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatalf("adapting a Caddyfile whose catalog is elsewhere: %v", err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Validate(&cfg); err == nil || !strings.Contains(err.Error(), `catalog "nowhere/apig.json"`) {
+		t.Fatalf("validate error = %v, want it to name the missing catalog", err)
 	}
 
 	_, _, err = adapter.Adapt([]byte(":8080 {\n\terror_envelope {\n\t\tstatuses 4xx 700\n\t}\n}"), map[string]any{"filename": "Caddyfile"})

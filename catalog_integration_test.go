@@ -2,6 +2,7 @@ package errenvelope
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -217,6 +218,32 @@ func TestReloadWithBrokenCatalog(t *testing.T) {
 	row{name: "still serving after the failed reload", route: "/cat",
 		reply:      reply{status: 402, header: h("Content-Type", ctHTML), body: expressHTML},
 		wantStatus: 402, wantBody: env("Payment required.", "PAY.0001"), envelope: true}.run(t)
+	// Caddy v2.11.9 starts the new config's admin endpoint before its
+	// apps load, and keeps it when they fail: /metrics then shows the
+	// failed config's empty registry. Load the running config again, as
+	// an operator does with the fixed catalog, so later tests scrape it.
+	reloadGateway(t)
+}
+
+// reloadGateway loads the test configuration again, even though it is
+// unchanged (as `caddy reload --force` does).
+func reloadGateway(t *testing.T) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://localhost:2999/load", strings.NewReader(gatewayConfigFor()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/caddyfile")
+	req.Header.Set("Cache-Control", "must-revalidate")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("reloading the test configuration: %d %s", res.StatusCode, body)
+	}
 }
 
 // TestAPIGCatalog: the shipped catalogs/apig.json alone makes the

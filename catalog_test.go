@@ -158,18 +158,20 @@ func TestCatalogOptionErrors(t *testing.T) {
 		{"code":"APIG.0400","status":400,"message":"Bad request.","statuses":["4xx"]},
 		{"code":"APIG.0500","status":500,"message":"Internal error.","statuses":["5xx"]}]}`)
 	bad := writeCatalog(t, dir, "bad.json", `{"errors":[{"code":"apig-1","status":404,"message":"x"}]}`)
+	// line is the Caddyfile line `caddy adapt` names; 0 for what needs a
+	// file, which only loading the config (`caddy validate`) finds.
 	tests := []struct {
 		name, input, want string
 		line              int
 	}{
 		{"unknown_codes without catalog", "error_envelope {\n\tmode report\n\tunknown_codes rewrite\n}", "unknown_codes rewrite: needs a catalog", 3},
 		{"unknown_codes bad value", "error_envelope {\n\tunknown_codes drop\n}", `unknown_codes "drop": want pass or rewrite`, 2},
-		{"unknown_codes with an unknown map_status code", "error_envelope {\n\tcatalog " + cat + "\n\tmap_status 404 APIG.9999\n\tunknown_codes rewrite\n}", `the map_status 404 code "APIG.9999" is not in the catalog`, 4},
-		{"unknown_codes with an unknown map_code code", "error_envelope {\n\tcatalog " + cat + "\n\tmap_code NF OTHER.1\n\tunknown_codes rewrite\n}", `the map_code NF code "OTHER.1" is not in the catalog`, 4},
+		{"unknown_codes with an unknown map_status code", "error_envelope {\n\tcatalog " + cat + "\n\tmap_status 404 APIG.9999\n\tunknown_codes rewrite\n}", `the map_status 404 code "APIG.9999" is not in the catalog`, 0},
+		{"unknown_codes with an unknown map_code code", "error_envelope {\n\tcatalog " + cat + "\n\tmap_code NF OTHER.1\n\tunknown_codes rewrite\n}", `the map_code NF code "OTHER.1" is not in the catalog`, 0},
 		{"unknown_codes with a fallback code missing", "error_envelope {\n\tcatalog " + cat + "\n\tstatuses 4xx 5xx\n\tunknown_codes rewrite\n}", "", 0},
-		{"catalog error at its own line", "error_envelope {\n\tcatalog " + cat + "\n\tcatalog " + dir + "/missing.json\n\tmode report\n}", "missing.json", 3},
+		{"a missing catalog", "error_envelope {\n\tcatalog " + cat + "\n\tcatalog " + dir + "/missing.json\n\tmode report\n}", "missing.json", 0},
 		{"catalog without a file", "error_envelope {\n\tcatalog\n}", "catalog: want exactly one file", 2},
-		{"code_pattern rejects a catalog code", "error_envelope {\n\tcatalog " + bad + "\n\tcode_pattern ^[A-Z]+\\.\\d{4}$\n\tcode_prefix APIG\n}", `rejects the code of catalog "` + bad + `" errors[0] (code "apig-1")`, 3},
+		{"code_pattern rejects a catalog code", "error_envelope {\n\tcatalog " + bad + "\n\tcode_pattern ^[A-Z]+\\.\\d{4}$\n\tcode_prefix APIG\n}", `rejects the code of catalog "` + bad + `" errors[0] (code "apig-1")`, 0},
 		{"code_pattern rejects a map_status code", "error_envelope {\n\tcode_pattern ^APIG\\.\\d{4}$\n\tcode_prefix APIG\n\tmap_status 404 NOTFOUND\n}", `rejects the configured map_status code "NOTFOUND"`, 2},
 		{"name without value", "error_envelope {\n\tname\n}", "name: want exactly one non-empty name", 2},
 	}
@@ -177,9 +179,16 @@ func TestCatalogOptionErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var h Handler
 			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.want == "" {
+			if tt.line == 0 {
 				if err != nil {
+					t.Fatalf("adapt error = %v, want none: adapting reads no file", err)
+				}
+				err = h.compile() // as the config loads
+				if tt.want == "" && err != nil {
 					t.Fatalf("error = %v, want none", err)
+				}
+				if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+					t.Fatalf("load error = %v, want it to contain %q", err, tt.want)
 				}
 				return
 			}

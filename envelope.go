@@ -2,7 +2,6 @@ package errenvelope
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -42,30 +41,24 @@ func compileField(f Field) compiledField {
 	return compiledField{key: append(key, ':'), value: newTemplate(f.Value)}
 }
 
-// envelope is what a rewritten body says.
-type envelope struct {
-	msg, code, requestID string
-	lang                 []string // Content-Language of a localized message, else nil
-}
-
-// appendEnvelope encodes e and the configured fields as compact JSON, keys
-// in the order the contract gives. It is hand-written so that the hot path
-// of a rewrite uses no reflection.
-func (h *Handler) appendEnvelope(dst []byte, e envelope, repl *caddy.Replacer) []byte {
-	return h.appendMembers(append(dst, '{'), e, repl)
+// appendEnvelope encodes an envelope and the configured fields as
+// compact JSON, keys in the order the contract gives. It is hand-written
+// so that the hot path of a rewrite uses no reflection.
+func (p *policy) appendEnvelope(dst []byte, msg, code, requestID string, repl *caddy.Replacer) []byte {
+	return p.appendMembers(append(dst, '{'), msg, code, requestID, repl)
 }
 
 // appendMembers encodes the envelope's members and the closing brace.
-func (h *Handler) appendMembers(dst []byte, e envelope, repl *caddy.Replacer) []byte {
+func (p *policy) appendMembers(dst []byte, msg, code, requestID string, repl *caddy.Replacer) []byte {
 	dst = append(dst, `"error_msg":`...)
-	dst = appendJSONString(dst, e.msg)
+	dst = appendJSONString(dst, msg)
 	dst = append(dst, `,"error_code":`...)
-	dst = appendJSONString(dst, e.code)
-	if e.requestID != "" {
+	dst = appendJSONString(dst, code)
+	if requestID != "" {
 		dst = append(dst, `,"request_id":`...)
-		dst = appendJSONString(dst, e.requestID)
+		dst = appendJSONString(dst, requestID)
 	}
-	for _, f := range h.fields {
+	for _, f := range p.fields {
 		dst = append(dst, f.key...)
 		dst = appendJSONString(dst, f.value.render(repl))
 	}
@@ -78,7 +71,6 @@ type staticEnvelope struct {
 	bodies [][]byte
 	msgs   []string // the message of each body
 	langs  *langSet
-	code   string
 }
 
 // pick returns the body and message for the client's language, and that
@@ -89,48 +81,6 @@ func (s *staticEnvelope) pick(r *http.Request) ([]byte, string, []string) {
 	}
 	i := s.langs.pick(r)
 	return s.bodies[i], s.msgs[i], s.langs.names[i]
-}
-
-// encodeStatic pre-encodes, per status, the envelope of a response that
-// takes nothing from the upstream (an HTML page, a gateway error), when
-// nothing in it depends on the request but the client's language.
-func (h *Handler) encodeStatic() {
-	h.static = [numStatus]*staticEnvelope{}
-	h.staticLengths = map[int][]string{}
-	if h.RequestID != "" {
-		return
-	}
-	for _, f := range h.fields {
-		if f.value.dynamic {
-			return
-		}
-	}
-	for st := minStatus; st <= maxStatus; st++ {
-		code, own, entry := h.statusChoice(st)
-		texts := []template{own}
-		var langs *langSet
-		if own.s == "" && entry != nil {
-			texts, langs = entry.texts, entry.langs
-		}
-		s := &staticEnvelope{langs: langs, code: code}
-		for _, t := range texts {
-			if t.dynamic {
-				s = nil
-				break
-			}
-			e := envelope{code: code, msg: h.cleanMessage(t.s)}
-			if e.msg == "" {
-				e.msg = reasonPhrase(st)
-			}
-			body := h.appendEnvelope(nil, e, nil)
-			s.bodies = append(s.bodies, body)
-			s.msgs = append(s.msgs, e.msg)
-			if h.staticLengths[len(body)] == nil {
-				h.staticLengths[len(body)] = []string{strconv.Itoa(len(body))}
-			}
-		}
-		h.static[st-minStatus] = s
-	}
 }
 
 const hexDigits = "0123456789abcdef"
@@ -191,12 +141,12 @@ func appendJSONString(dst []byte, s string) []byte {
 // invalid UTF-8 replaced, and the result cut to max_message characters.
 // It returns "" when nothing is left, which then does not count as a
 // message.
-func (h *Handler) cleanMessage(s string) string {
-	if isCleanMessage(s, h.maxMessage) {
+func (p *policy) cleanMessage(s string) string {
+	if isCleanMessage(s, p.maxMessage) {
 		return s
 	}
 	var b strings.Builder
-	b.Grow(min(len(s), 4*h.maxMessage))
+	b.Grow(min(len(s), 4*p.maxMessage))
 	n := 0
 	pendingSpace := false
 	for _, r := range s { // ranging over a string yields U+FFFD for invalid bytes
@@ -205,14 +155,14 @@ func (h *Handler) cleanMessage(s string) string {
 			continue
 		}
 		if pendingSpace {
-			if n+1 >= h.maxMessage {
+			if n+1 >= p.maxMessage {
 				break
 			}
 			b.WriteByte(' ')
 			n++
 			pendingSpace = false
 		}
-		if n >= h.maxMessage {
+		if n >= p.maxMessage {
 			break
 		}
 		b.WriteRune(r)

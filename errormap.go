@@ -3,7 +3,6 @@ package errenvelope
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -85,18 +84,10 @@ func (s statusSpec) narrowerThan(o statusSpec) bool {
 // statusSet answers "is this status examined?" with one array index.
 type statusSet [numStatus]bool
 
-func newStatusSet(specs []string) (statusSet, error) {
-	var set statusSet
-	for _, raw := range specs {
-		spec, err := parseStatusSpec(raw)
-		if err != nil {
-			return set, err
-		}
-		for st := spec.lo; st <= spec.hi; st++ {
-			set[st-minStatus] = true
-		}
+func (s *statusSet) add(spec statusSpec) {
+	for st := spec.lo; st <= spec.hi; st++ {
+		s[st-minStatus] = true
 	}
-	return set, nil
 }
 
 func (s *statusSet) has(status int) bool {
@@ -136,27 +127,27 @@ func compileErrorMap(statusRules []StatusRule, codeRules []CodeRule, prefix stri
 	for i, r := range statusRules {
 		spec, err := parseStatusSpec(r.Status)
 		if err != nil {
-			return nil, fmt.Errorf("map_status #%d: %w", i+1, err)
+			return nil, optionErr("map_status", i, "map_status #%d: %w", i+1, err)
 		}
 		if r.ErrorCode == "" {
-			return nil, fmt.Errorf("map_status %s: error_code is empty", r.Status)
+			return nil, optionErr("map_status", i, "map_status %s: error_code is empty", r.Status)
 		}
 		if seen[spec] {
-			return nil, fmt.Errorf("map_status %s: duplicate rule for the same statuses", r.Status)
+			return nil, optionErr("map_status", i, "map_status %s: duplicate rule for the same statuses", r.Status)
 		}
 		seen[spec] = true
 		m.addStatusRule(&statusRule{spec: spec, code: r.ErrorCode, msg: newTemplate(r.ErrorMsg)})
 	}
 	m.byCode = make(map[string]*codeRule, len(codeRules))
-	for _, r := range codeRules {
+	for i, r := range codeRules {
 		if r.UpstreamCode == "" {
-			return nil, fmt.Errorf("map_code: upstream code is empty")
+			return nil, optionErr("map_code", i, "map_code: upstream code is empty")
 		}
 		if r.ErrorCode == "" {
-			return nil, fmt.Errorf("map_code %s: error_code is empty", r.UpstreamCode)
+			return nil, optionErr("map_code", i, "map_code %s: error_code is empty", r.UpstreamCode)
 		}
 		if _, dup := m.byCode[r.UpstreamCode]; dup {
-			return nil, fmt.Errorf("map_code %s: duplicate rule for the same upstream code", r.UpstreamCode)
+			return nil, optionErr("map_code", i, "map_code %s: duplicate rule for the same upstream code", r.UpstreamCode)
 		}
 		m.byCode[r.UpstreamCode] = &codeRule{code: r.ErrorCode, msg: newTemplate(r.ErrorMsg)}
 	}
@@ -192,75 +183,9 @@ func (m *errorMap) addStatusRule(rule *statusRule) {
 	}
 }
 
-// statusRuleFor returns the map_status rule that applies to status, or nil.
-func (m *errorMap) statusRuleFor(status int) *statusRule {
-	if status < minStatus || status > maxStatus {
-		return nil
-	}
-	return m.byStatus[status-minStatus]
-}
-
 // fallbackCode is step 4 of the code choice: <prefix>.<status as 4 digits>.
 func (m *errorMap) fallbackCode(status int) string {
 	return fmt.Sprintf("%s.%04d", m.prefix, status)
-}
-
-// checkPattern reports the first code this map can produce that the
-// code_pattern would reject: clients would then get codes that the
-// gateway itself calls non-conforming.
-func (m *errorMap) checkPattern(re *regexp.Regexp, statuses *statusSet) error {
-	for st := minStatus; st <= maxStatus; st++ {
-		if r := m.byStatus[st-minStatus]; r != nil {
-			if !re.MatchString(r.code) {
-				return fmt.Errorf("code_pattern %q rejects the configured map_status code %q", re.String(), r.code)
-			}
-		} else if statuses.has(st) {
-			if c := m.fallbackCode(st); !re.MatchString(c) {
-				return fmt.Errorf("code_pattern %q rejects the fallback code %q (set code_prefix or map_status)", re.String(), c)
-			}
-		}
-	}
-	for up, r := range m.byCode {
-		if r.entry == nil && !re.MatchString(r.code) {
-			return fmt.Errorf("code_pattern %q rejects the configured map_code code %q (for %q)", re.String(), r.code, up)
-		}
-	}
-	if m.catalog != nil {
-		for _, e := range m.catalog.entries {
-			if !re.MatchString(e.code) {
-				return fmt.Errorf("code_pattern %q rejects the code of catalog %q errors[%d] (code %q)", re.String(), e.file, e.index, e.code)
-			}
-		}
-	}
-	return nil
-}
-
-// checkKnown is the completeness check of unknown_codes rewrite: every
-// code the handler itself can send must be in the catalog. It names the
-// first one missing, in configuration order.
-func (h *Handler) checkKnown() error {
-	cat := h.errors.catalog
-	if cat == nil {
-		return fmt.Errorf("unknown_codes rewrite: needs a catalog, the list of known codes")
-	}
-	for _, r := range h.MapStatus {
-		if !cat.has(r.ErrorCode) {
-			return fmt.Errorf("unknown_codes rewrite: the map_status %s code %q is not in the catalog", r.Status, r.ErrorCode)
-		}
-	}
-	for _, r := range h.MapCode {
-		if !cat.has(r.ErrorCode) {
-			return fmt.Errorf("unknown_codes rewrite: the map_code %s code %q is not in the catalog", r.UpstreamCode, r.ErrorCode)
-		}
-	}
-	for st := minStatus; st <= maxStatus; st++ {
-		if h.statuses.has(st) && h.errors.statusRuleFor(st) == nil {
-			if c := h.errors.fallbackCode(st); !cat.has(c) {
-				return fmt.Errorf("unknown_codes rewrite: the fallback code %q of status %d is not in the catalog (add it, or a map_status or catalog statuses rule for %d)", c, st, st)
-			}
-		}
-	}
-	return nil
 }
 
 // reasonPhrase is the last resort for error_msg.
@@ -269,23 +194,6 @@ func reasonPhrase(status int) string {
 		return t
 	}
 	return "Error"
-}
-
-// statusChoice is the choice for a response that takes nothing from the
-// upstream (a gateway error, an HTML page): the code of the status's rule
-// or the fallback code, and where its message comes from: the rule's own
-// message, else a catalog entry (the rule's, else the code's), else none.
-func (h *Handler) statusChoice(status int) (code string, own template, entry *catalogEntry) {
-	m := h.errors
-	if r := m.statusRuleFor(status); r != nil {
-		if r.msg.s != "" || r.entry != nil {
-			return r.code, r.msg, m.catalog.entryOr(r.code, status, r.entry)
-		}
-		code = r.code
-	} else {
-		code = m.fallbackCode(status)
-	}
-	return code, template{}, m.catalog.entryFor(code, status)
 }
 
 // ruleEntry is the catalog entry whose message a catalog rule gives for
@@ -300,65 +208,74 @@ func (m *errorMap) ruleEntry(e *catalogEntry, status int) *catalogEntry {
 
 // codeAllowed reports whether an upstream's own error_code may be kept
 // (step 2 of the code choice).
-func (h *Handler) codeAllowed(code string) bool {
-	return (h.codeRE == nil || h.codeRE.MatchString(code)) && (!h.unknownRewrite || h.errors.catalog.has(code))
+func (p *policy) codeAllowed(code string) bool {
+	return (p.codeRE == nil || p.codeRE.MatchString(code)) && (!p.unknown || p.rules.catalog.has(code))
 }
 
 // ruleText renders a rule's message: its own, else its catalog entry's in
 // the client's language. lang is the Content-Language of a localized
 // message, nil otherwise.
-func (h *Handler) ruleText(own template, entry *catalogEntry, r *http.Request, repl *caddy.Replacer) (msg string, lang []string) {
+func (p *policy) ruleText(own template, entry *catalogEntry, r *http.Request, repl *caddy.Replacer) (msg string, lang []string) {
 	if own.s != "" {
-		return h.cleanMessage(own.render(repl)), nil
+		if msg := p.cleanMessage(own.render(repl)); msg != "" {
+			return msg, nil
+		}
 	}
 	if entry != nil {
 		t, lang := entry.message(r)
-		if msg := h.cleanMessage(t.render(repl)); msg != "" {
+		if msg := p.cleanMessage(t.render(repl)); msg != "" {
 			return msg, lang
 		}
 	}
 	return "", nil
 }
 
-// choose picks error_code and error_msg for a rewritten response from
-// what the upstream said (zero for gateway errors and bodies that say
-// nothing usable), the operator's rules and the catalog (§4, §10.2).
-func (h *Handler) choose(status int, up upstreamWords, r *http.Request, repl *caddy.Replacer) envelope {
-	var e envelope
-	m := h.errors
+// choose picks error_code and error_msg for a rewritten response (§4,
+// §10.2) into d, from what the upstream said (zero for gateway errors and
+// bodies that say nothing usable), the operator's rules and the catalog.
+// When the response takes nothing from the upstream and d's form allows
+// it, d.body is the status's envelope, encoded once at load.
+func (p *policy) choose(d *decision, up upstreamWords, r *http.Request, repl *caddy.Replacer) {
+	m := p.rules
+	status := d.status
+	res := p.resolution(status)
 	var rule *codeRule
 	if up.code != "" && m.byCode != nil {
 		rule = m.byCode[up.code]
 	}
-	sr := m.statusRuleFor(status)
-	byStatusRule := false
+	fromStatus := false
 	switch {
 	case rule != nil:
-		e.code = rule.code
-		e.msg, e.lang = h.ruleText(rule.msg, m.ruleEntry(rule.entry, status), r, repl)
-	case up.errorCode != "" && h.codeAllowed(up.errorCode):
-		e.code = up.errorCode
-	case sr != nil:
-		e.code, byStatusRule = sr.code, true
+		d.code = rule.code
+		d.msg, d.lang = p.ruleText(rule.msg, m.ruleEntry(rule.entry, status), r, repl)
+	case up.errorCode != "" && p.codeAllowed(up.errorCode):
+		d.code = up.errorCode
 	default:
-		e.code = m.fallbackCode(status)
+		d.code, fromStatus = res.code, true
 	}
-	if e.msg == "" && up.msg != "" && h.upstreamOK.has(status) {
-		e.msg = h.cleanMessage(up.msg)
+	if d.msg == "" && up.msg != "" && p.upstreamOK.has(status) {
+		d.msg = p.cleanMessage(up.msg)
+	}
+	if d.msg == "" && fromStatus {
+		if res.static != nil {
+			var body []byte
+			body, d.msg, d.lang = res.static.pick(r)
+			if d.format == formatJSON && d.requestID == "" {
+				d.body = body
+			}
+			return
+		}
+		d.msg, d.lang = p.ruleText(res.own, res.entry, r, repl)
 	}
 	// The message belongs to the code: the rule that chose it, else the
 	// catalog's message of the code, else the status's rule.
-	if e.msg == "" && byStatusRule {
-		e.msg, e.lang = h.ruleText(sr.msg, m.ruleEntry(sr.entry, status), r, repl)
+	if d.msg == "" && !fromStatus {
+		d.msg, d.lang = p.ruleText(template{}, m.catalog.entryFor(d.code, status), r, repl)
+		if d.msg == "" && res.rule != nil {
+			d.msg, d.lang = p.ruleText(res.rule.msg, m.ruleEntry(res.rule.entry, status), r, repl)
+		}
 	}
-	if e.msg == "" {
-		e.msg, e.lang = h.ruleText(template{}, m.catalog.entryFor(e.code, status), r, repl)
+	if d.msg == "" {
+		d.msg = reasonPhrase(status)
 	}
-	if e.msg == "" && sr != nil && !byStatusRule {
-		e.msg, e.lang = h.ruleText(sr.msg, m.ruleEntry(sr.entry, status), r, repl)
-	}
-	if e.msg == "" {
-		e.msg = reasonPhrase(status)
-	}
-	return e
 }

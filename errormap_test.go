@@ -73,9 +73,9 @@ func TestStatusRuleLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := m.statusRuleFor(tt.status)
+			r := m.byStatus[tt.status-minStatus]
 			if r == nil || r.code != tt.want {
-				t.Fatalf("statusRuleFor(%d) = %+v, want code %s", tt.status, r, tt.want)
+				t.Fatalf("rule of %d = %+v, want code %s", tt.status, r, tt.want)
 			}
 		})
 	}
@@ -108,6 +108,9 @@ func TestCompileErrorMapErrors(t *testing.T) {
 	}
 }
 
+// chosen is the code and message choose picks.
+type chosen struct{ code, msg string }
+
 func TestChoose(t *testing.T) {
 	h := &Handler{
 		CodePattern: `^[A-Z]+\.\d{4}$`,
@@ -128,30 +131,32 @@ func TestChoose(t *testing.T) {
 		name   string
 		status int
 		up     upstreamWords
-		want   envelope
+		want   chosen
 	}{
 		{"map_code beats everything", 404, upstreamWords{code: "USER_NOT_FOUND", errorCode: "IAM.0001", msg: "nope"},
-			envelope{code: "IAM.0404", msg: "User not found."}},
+			chosen{code: "IAM.0404", msg: "User not found."}},
 		{"map_code without message falls to the upstream message", 429, upstreamWords{code: "RATE", msg: "slow down"},
-			envelope{code: "APIG.0308", msg: "slow down"}},
+			chosen{code: "APIG.0308", msg: "slow down"}},
 		{"upstream error_code kept when it matches the pattern", 400, upstreamWords{errorCode: "IAM.0011", code: "IAM.0011", msg: "Bad body."},
-			envelope{code: "IAM.0011", msg: "Bad body."}},
+			chosen{code: "IAM.0011", msg: "Bad body."}},
 		{"upstream error_code dropped when it fails the pattern", 404, upstreamWords{errorCode: "iam-11", code: "iam-11"},
-			envelope{code: "APIG.0101", msg: "No such route."}},
+			chosen{code: "APIG.0101", msg: "No such route."}},
 		{"upstream message beats the rule message on 4xx", 404, upstreamWords{msg: "user 7 not found"},
-			envelope{code: "APIG.0101", msg: "user 7 not found"}},
+			chosen{code: "APIG.0101", msg: "user 7 not found"}},
 		{"5xx upstream message withheld by default", 500, upstreamWords{msg: "NullPointerException at Foo.java:12"},
-			envelope{code: "APIG.0201", msg: "Internal Server Error"}},
+			chosen{code: "APIG.0201", msg: "Internal Server Error"}},
 		{"fallback code and reason phrase", 409, upstreamWords{},
-			envelope{code: "GW.0409", msg: "Conflict"}},
+			chosen{code: "GW.0409", msg: "Conflict"}},
 		{"status without a reason phrase says Error", 499, upstreamWords{},
-			envelope{code: "GW.0499", msg: "Error"}},
+			chosen{code: "GW.0499", msg: "Error"}},
 		{"blank upstream message does not count", 400, upstreamWords{msg: " \n\t "},
-			envelope{code: "GW.0400", msg: "Bad Request"}},
+			chosen{code: "GW.0400", msg: "Bad Request"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := h.choose(tt.status, tt.up, nil, nil); got.msg != tt.want.msg || got.code != tt.want.code {
+			d := decision{status: tt.status}
+			h.policy.choose(&d, tt.up, nil, nil)
+			if got := (chosen{code: d.code, msg: d.msg}); got != tt.want {
 				t.Fatalf("choose = %+v, want %+v", got, tt.want)
 			}
 		})

@@ -13,14 +13,6 @@ import (
 	"strings"
 )
 
-// Where a code of the contract comes from.
-const (
-	sourceCatalog   = "catalog"
-	sourceMapStatus = "map_status"
-	sourceMapCode   = "map_code"
-	sourceFallback  = "fallback"
-)
-
 // contract is the export of every error_envelope handler of a config.
 type contract struct {
 	Handlers []handlerContract `json:"handlers"`
@@ -66,13 +58,13 @@ const (
 
 // contract lists every code a client of h can receive. h is compiled.
 func (h *Handler) contract(label, server string) handlerContract {
-	m := h.errors
+	m := h.policy.rules
 	hc := handlerContract{
 		Label: label, Name: h.Name, Server: server, Catalogs: h.Catalogs,
 		UnknownCodes: "pass", UpstreamMessage: h.UpstreamMessage,
-		CodePattern: h.CodePattern, RequestID: h.RequestID != "", ProblemDetails: h.problemDetails,
+		CodePattern: h.CodePattern, RequestID: h.RequestID != "", ProblemDetails: h.policy.problem,
 	}
-	if h.unknownRewrite {
+	if h.policy.unknown {
 		hc.UnknownCodes = "rewrite"
 	}
 	if hc.UpstreamMessage == "" {
@@ -104,10 +96,10 @@ func (h *Handler) contract(label, server string) handlerContract {
 	statusRows := map[*statusRule]*contractError{}
 	var fallback []int
 	for st := minStatus; st <= maxStatus; st++ {
-		if !h.statuses.has(st) {
+		if !h.policy.examined.has(st) {
 			continue
 		}
-		r := m.statusRuleFor(st)
+		r := m.byStatus[st-minStatus]
 		switch {
 		case r != nil && r.entry != nil:
 			entryRows[m.ruleEntry(r.entry, st)].addStatus(st)

@@ -63,9 +63,9 @@ func FuzzExamine(f *testing.F) {
 		if coding != "" {
 			hdr.Set("Content-Encoding", coding)
 		}
-		v := h.examine(hdr, body, false, false, "application/json")
-		if v.passes() {
-			plain, err := decodeBody(body, coding, h.maxBody)
+		v := h.policy.examine(hdr, body, false, false, formatJSON)
+		if v.reason == reasonConforming {
+			plain, err := decodeBody(body, coding, h.policy.maxBody)
 			if err != nil {
 				t.Fatalf("passed a body that does not decode: %v", err)
 			}
@@ -81,9 +81,8 @@ func FuzzExamine(f *testing.F) {
 			return
 		}
 		for _, status := range []int{400, 502} {
-			out := h.envelopeFor(status, hdr, v.words, nil, nil).body
-			got := checkEnvelope(t, out, "service")
-			checkClean(t, got["error_msg"], h.maxMessage)
+			got := checkEnvelope(t, rewriteOf(h, status, v.words), "service")
+			checkClean(t, got["error_msg"], h.policy.maxMessage)
 		}
 	})
 }
@@ -102,7 +101,7 @@ func FuzzExtract(f *testing.F) {
 		} else {
 			w = wordsFromText(body)
 		}
-		checkClean(t, h.cleanMessage(w.msg), h.maxMessage)
+		checkClean(t, h.policy.cleanMessage(w.msg), h.policy.maxMessage)
 		for _, c := range []string{w.code, w.errorCode} {
 			if c != "" && !isPlausibleCode(c) {
 				t.Fatalf("implausible code %q", c)
@@ -275,4 +274,14 @@ func FuzzLanguagePick(f *testing.F) {
 			t.Fatalf("message %q in %v, want language %d", msg.s, lang, i)
 		}
 	})
+}
+
+// rewriteOf is the envelope h writes for status when the upstream said up.
+func rewriteOf(h *Handler, status int, up upstreamWords) []byte {
+	d := decision{status: status}
+	h.policy.choose(&d, up, nil, nil)
+	if d.body != nil {
+		return d.body
+	}
+	return h.policy.appendEnvelope(nil, d.msg, d.code, d.requestID, nil)
 }

@@ -72,7 +72,7 @@ var grpcContentTypeValue = []string{"application/grpc"}
 // writeGRPC answers a gRPC request with a trailers-only response: status
 // 200, the gRPC status in the header section and no body, which gRPC
 // clients read as the call's status.
-func (h *Handler) writeGRPC(w http.ResponseWriter, status int, rw rewrite) {
+func writeGRPC(w http.ResponseWriter, d *decision) {
 	hdr := w.Header()
 	for _, k := range bodyHeaders {
 		delete(hdr, k)
@@ -80,11 +80,11 @@ func (h *Handler) writeGRPC(w http.ResponseWriter, status int, rw rewrite) {
 	dropTrailers(hdr)
 	delete(hdr, "Content-Length")
 	hdr["Content-Type"] = grpcContentTypeValue
-	hdr["Grpc-Status"] = []string{strconv.Itoa(grpcCode(status))}
-	hdr["Grpc-Message"] = []string{grpcPercentEncode(rw.msg)}
-	hdr["Error-Code"] = []string{rw.code}
-	if rw.requestID != "" {
-		hdr["X-Request-Id"] = []string{rw.requestID}
+	hdr["Grpc-Status"] = []string{strconv.Itoa(grpcCode(d.status))}
+	hdr["Grpc-Message"] = []string{grpcPercentEncode(d.msg)}
+	hdr["Error-Code"] = []string{d.code}
+	if d.requestID != "" {
+		hdr["X-Request-Id"] = []string{d.requestID}
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -277,11 +277,11 @@ func TestHugeStringWithinMaxBody(t *testing.T) {
 	h := newTestHandler(t, &Handler{MaxBody: 32 << 20})
 	hdr := http.Header{"Content-Type": {"application/json"}}
 	body := []byte(`{"message":"` + strings.Repeat("A", 10<<20) + `","code":"HUGE"}`)
-	v := h.examine(hdr, body, false, false, "application/json")
+	v := h.policy.examine(hdr, body, false, false, formatJSON)
 	if v.reason != reasonMissingFields {
 		t.Fatalf("reason = %s", v.reason)
 	}
-	out := h.envelopeFor(400, hdr, v.words, nil, nil).body
+	out := rewriteOf(h, 400, v.words)
 	want := env(strings.Repeat("A", defaultMaxMessage), "GATEWAY.0400")
 	if string(out) != want {
 		t.Fatalf("envelope of %d bytes, want %d", len(out), len(want))

@@ -14,17 +14,17 @@ import (
 // examined, nil when it was not decoded (over max_body, a corrupt or
 // unknown coding); held is then what is held of it, raw, and its first
 // bytes are decoded here as far as they go.
-func (h *Handler) keptText(hdr http.Header, decoded, held []byte) string {
+func (p *policy) keptText(hdr http.Header, decoded, held []byte) string {
 	body := decoded
 	if body == nil {
 		body = held
 		if ce := headerValue(hdr, "Content-Encoding"); ce != "" && len(held) > 0 {
-			if out, _ := decodeBody(held, ce, h.keepBody); len(out) > 0 {
+			if out, _ := decodeBody(held, ce, p.keepBody); len(out) > 0 {
 				body = out
 			}
 		}
 	}
-	return validPrefix(body, h.keepBody)
+	return validPrefix(body, p.keepBody)
 }
 
 // validPrefix returns at most n bytes of b as a string of valid UTF-8: cut

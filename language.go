@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/text/language"
 )
 
@@ -146,39 +147,45 @@ func (ls *langSet) match(tags ...language.Tag) int {
 	return i
 }
 
-// varyLanguage is what a localized response adds to Vary.
-var varyLanguage = []string{"Accept-Language", "X-Language"}
+// varySet is what a response adds to Vary: its tokens, and the value of
+// a Vary that held none of them before, made once and never modified.
+type varySet struct {
+	tokens []string
+	value  []string
+}
 
-// addVary adds tokens to the response's Vary header, in one value,
-// keeping every value already there and adding none it already names (or
-// when it is `*`).
-func addVary(hdr http.Header, tokens []string) {
+func newVarySet(tokens ...string) varySet {
+	return varySet{tokens: tokens, value: []string{strings.Join(tokens, ", ")}}
+}
+
+// A localized rewrite varies by the language headers; with
+// problem_details on, every examined response by Accept.
+var (
+	varyLanguage       = newVarySet("Accept-Language", "X-Language")
+	varyAccept         = newVarySet("Accept")
+	varyAcceptLanguage = newVarySet("Accept", "Accept-Language", "X-Language")
+)
+
+// addVary adds the tokens of vs to the response's Vary header, in one
+// value, keeping every value already there and adding none it already
+// names (or when it is `*`).
+func addVary(hdr http.Header, vs varySet) {
 	have := hdr["Vary"]
+	if len(have) == 0 {
+		hdr["Vary"] = vs.value
+		return
+	}
+	if httpguts.HeaderValuesContainsToken(have, "*") {
+		return
+	}
 	var add []string
-	for _, tok := range tokens {
-		if !varyHas(have, tok) {
+	for _, tok := range vs.tokens {
+		if !httpguts.HeaderValuesContainsToken(have, tok) {
 			add = append(add, tok)
 		}
 	}
-	switch {
-	case len(add) == len(tokens) && len(have) == 0 && len(tokens) == len(varyLanguage):
-		hdr["Vary"] = varyLanguageValue // shared, never modified
-	case len(add) > 0:
+	if len(add) > 0 {
 		// A fresh slice: the upstream's may be shared.
 		hdr["Vary"] = append(have[:len(have):len(have)], strings.Join(add, ", "))
 	}
-}
-
-var varyLanguageValue = []string{"Accept-Language, X-Language"}
-
-func varyHas(values []string, token string) bool {
-	for _, v := range values {
-		for _, f := range strings.Split(v, ",") {
-			f = strings.TrimSpace(f)
-			if f == "*" || strings.EqualFold(f, token) {
-				return true
-			}
-		}
-	}
-	return false
 }

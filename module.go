@@ -11,8 +11,6 @@ package errenvelope
 
 import (
 	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -149,31 +147,9 @@ type Handler struct {
 	// Default: 0 (off: nothing of a body is kept past the decision).
 	KeepBody int64 `json:"keep_body,omitempty"`
 
-	statuses   statusSet
-	errors     *errorMap
-	codeRE     *regexp.Regexp
-	upstreamOK statusSet // statuses whose upstream message may be used
-	requestID  template
-	fields     []compiledField
-	maxBody    int
-	maxMessage int
-	keepBody   int
-	gateway    bool
-	// problemDetails: problem_details on.
-	problemDetails bool
-	report         bool
-	// unknownRewrite: unknown_codes rewrite.
-	unknownRewrite bool
-	// static[status-400] is the whole envelope for responses that take
-	// nothing from the upstream, encoded once here (one per language of a
-	// localized message); nil when the envelope depends on the request
-	// otherwise (placeholders, request IDs).
-	static [numStatus]*staticEnvelope
-	// staticLengths holds the Content-Length values of the static
-	// envelopes, encoded once.
-	staticLengths map[int][]string
-	logger        *zap.Logger
-	counters      *counterSet
+	policy   *policy // the configuration, compiled by Provision
+	logger   *zap.Logger
+	counters *counterSet
 }
 
 // StatusRule maps response statuses to an error code and, optionally, a
@@ -226,127 +202,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return h.registerMetrics(ctx.GetMetricsRegistry())
 }
 
-func (h *Handler) compile() error {
-	specs := h.Statuses
-	if len(specs) == 0 {
-		specs = []string{"4xx", "5xx"}
-	}
-	var err error
-	if h.statuses, err = newStatusSet(specs); err != nil {
-		return fmt.Errorf("statuses: %w", err)
-	}
-	prefix := h.CodePrefix
-	if prefix == "" {
-		prefix = defaultCodePrefix
-	}
-	cat, err := loadCatalogs(h.Catalogs)
-	if err != nil {
-		return err
-	}
-	if h.errors, err = compileErrorMap(h.MapStatus, h.MapCode, prefix, cat); err != nil {
-		return err
-	}
-	switch h.UnknownCodes {
-	case "", "pass":
-		h.unknownRewrite = false
-	case "rewrite":
-		h.unknownRewrite = true
-		if err := h.checkKnown(); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown_codes %q: must be pass or rewrite", h.UnknownCodes)
-	}
-	if h.upstreamOK, err = upstreamPolicy(h.UpstreamMessage); err != nil {
-		return err
-	}
-	h.codeRE = nil
-	if h.CodePattern != "" {
-		if h.codeRE, err = regexp.Compile(h.CodePattern); err != nil {
-			return fmt.Errorf("code_pattern %q: %w", h.CodePattern, err)
-		}
-		if err := h.errors.checkPattern(h.codeRE, &h.statuses); err != nil {
-			return err
-		}
-	}
-	h.requestID = newTemplate(h.RequestID)
-	h.fields = h.fields[:0]
-	seen := map[string]bool{"error_msg": true, "error_code": true, "request_id": true}
-	for _, f := range h.Fields {
-		if f.Name == "" {
-			return fmt.Errorf("field: name is empty")
-		}
-		if seen[f.Name] {
-			return fmt.Errorf("field %q: name already used by the envelope or another field", f.Name)
-		}
-		seen[f.Name] = true
-		h.fields = append(h.fields, compileField(f))
-	}
-	switch {
-	case h.MaxBody == 0:
-		h.maxBody = defaultMaxBody
-	case h.MaxBody < 0 || h.MaxBody > 1<<30:
-		return fmt.Errorf("max_body %d: must be between 1 byte and 1 GiB", h.MaxBody)
-	default:
-		h.maxBody = int(h.MaxBody)
-	}
-	switch {
-	case h.MaxMessage == 0:
-		h.maxMessage = defaultMaxMessage
-	case h.MaxMessage < 0:
-		return fmt.Errorf("max_message %d: must be positive", h.MaxMessage)
-	default:
-		h.maxMessage = h.MaxMessage
-	}
-	switch {
-	case h.KeepBody < 0:
-		return fmt.Errorf("keep_body %d: must not be negative", h.KeepBody)
-	case h.KeepBody > int64(h.maxBody):
-		return fmt.Errorf("keep_body %d: must not exceed max_body (%d bytes)", h.KeepBody, h.maxBody)
-	}
-	h.keepBody = int(h.KeepBody)
-	h.problemDetails = h.ProblemDetails
-	h.gateway = h.GatewayErrors == nil || *h.GatewayErrors
-	switch h.Mode {
-	case "", "rewrite":
-		h.report = false
-	case "report":
-		h.report = true
-	default:
-		return fmt.Errorf("mode %q: must be rewrite or report", h.Mode)
-	}
-	h.encodeStatic()
-	return nil
-}
-
 // Validate checks what Provision cannot already have rejected.
 func (h *Handler) Validate() error {
-	if h.errors == nil {
+	if h.policy == nil {
 		return fmt.Errorf("error_envelope was not provisioned")
 	}
 	return nil
-}
-
-// upstreamPolicy parses upstream_message into the statuses it allows.
-func upstreamPolicy(policy string) (statusSet, error) {
-	var set statusSet
-	var lo, hi int
-	switch strings.ToLower(policy) {
-	case "", "4xx":
-		lo, hi = 400, 499
-	case "5xx":
-		lo, hi = 500, 599
-	case "all":
-		lo, hi = 400, 599
-	case "none":
-		return set, nil
-	default:
-		return set, fmt.Errorf("upstream_message %q: must be 4xx, 5xx, all or none", policy)
-	}
-	for st := lo; st <= hi; st++ {
-		set[st-minStatus] = true
-	}
-	return set, nil
 }
 
 // Interface guards

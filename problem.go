@@ -16,9 +16,6 @@ const problemType = "application/problem+json"
 
 var problemContentTypeValue = []string{problemType}
 
-// varyAccept is what problem_details adds to Vary on every examined
-// response: what a client gets depends on its Accept.
-var varyAccept = []string{"Accept"}
 
 // prefersProblem reports whether Accept ranks application/problem+json
 // above application/json by q value. A tie, `*/*` alone or no Accept
@@ -74,9 +71,9 @@ func qOf(params string) float64 {
 
 // appendProblem encodes the problem details of a rewrite: type, title,
 // status, detail, then the envelope's members.
-func (h *Handler) appendProblem(dst []byte, status int, e envelope, repl *caddy.Replacer) []byte {
+func (p *policy) appendProblem(dst []byte, status int, msg, code, requestID string, repl *caddy.Replacer) []byte {
 	typ := "about:blank"
-	if entry := h.errors.catalog.entryFor(e.code, status); entry != nil && entry.typ != "" {
+	if entry := p.rules.catalog.entryFor(code, status); entry != nil && entry.typ != "" {
 		typ = entry.typ
 	}
 	dst = append(dst, `{"type":`...)
@@ -86,7 +83,7 @@ func (h *Handler) appendProblem(dst []byte, status int, e envelope, repl *caddy.
 	dst = append(dst, `,"status":`...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, `,"detail":`...)
-	dst = appendJSONString(dst, e.msg)
+	dst = appendJSONString(dst, msg)
 	dst = append(dst, ',')
-	return h.appendMembers(dst, e, repl)
+	return p.appendMembers(dst, msg, code, requestID, repl)
 }

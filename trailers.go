@@ -48,13 +48,3 @@ func dropTrailers(hdr http.Header) {
 		}
 	}
 }
-
-// deliverTrailers makes an HTTP/1.x response that announces trailers able
-// to carry them: HTTP/1.1 sends trailers only with chunked coding, which
-// a Content-Length (such as an HTTP/2 upstream's) rules out, so it goes.
-// HTTP/2 and HTTP/3 carry trailers either way.
-func deliverTrailers(r *http.Request, hdr http.Header) {
-	if r.ProtoMajor == 1 && len(hdr["Trailer"]) > 0 {
-		delete(hdr, "Content-Length")
-	}
-}

@@ -1,0 +1,178 @@
+package errenvelope
+
+// The decision: one value per examined response, made once, from the held
+// bytes (or the returned error), the request and the policy. Everything
+// after it (the response written, the counter, the placeholders, the log
+// line) reads the decision and decides nothing.
+
+import (
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// Why a response was passed or rewritten: the `reason` of logs and metrics.
+const (
+	reasonConforming    = "conforming"       // already the envelope: passed byte for byte
+	reasonHead          = "head_json"        // HEAD with a JSON Content-Type: nothing to judge, passed
+	reasonNotJSON       = "not_json"         // media type is not application/json
+	reasonEmpty         = "empty"            // no body at all
+	reasonInvalidJSON   = "invalid_json"     // not valid JSON (truncated, trailing bytes, too deep, …)
+	reasonNotObject     = "not_object"       // valid JSON, but not an object
+	reasonMissingFields = "missing_fields"   // error_code / error_msg absent, empty or not strings
+	reasonCodePattern   = "code_pattern"     // error_code does not match code_pattern
+	reasonTooLarge      = "too_large"        // body (encoded or decoded) over max_body
+	reasonBadEncoding   = "bad_encoding"     // unknown or corrupt Content-Encoding
+	reasonGatewayError  = "gateway_error"    // the wrapped handler returned an error
+	reasonStream        = "stream"           // a streamed error (Incremental: ?1, SSE): passed unheld
+	reasonDuplicate     = "duplicate_fields" // error_code or error_msg appears twice: clients would disagree
+	reasonUnknownCode   = "unknown_code"     // unknown_codes rewrite: error_code is not in the catalog
+	reasonGRPC          = "grpc"             // a gRPC response: never held or changed
+	reasonFormat        = "format"           // a conforming envelope, rewritten into the form the client reads (gRPC, problem details)
+)
+
+// The outcome label of the metrics.
+const (
+	outcomePassed    = "passed"    // sent as the upstream wrote it
+	outcomeRewritten = "rewritten" // replaced by the envelope
+	outcomeGateway   = "gateway"   // an error the gateway raised, answered with the envelope
+	outcomeReported  = "reported"  // mode report: sent as is, counted with what rewrite would do
+)
+
+// The forms an error is sent in.
+const (
+	formatJSON    = iota // the envelope
+	formatProblem        // problem details (problem_details on, and the client's Accept prefers them)
+	formatGRPC           // a gRPC trailers-only response
+)
+
+// decision is what happens to one examined response, and why.
+type decision struct {
+	status  int
+	outcome string
+	reason  string
+	format  int // the form the client reads errors in
+	// What a rewrite sends (in report mode: would send). code is also a
+	// passed envelope's own.
+	code, msg string
+	lang      []string // Content-Language of a localized catalog message, else nil
+	requestID string   // request_id when on: also sent as X-Request-Id
+	body      []byte   // the envelope, when already encoded (static envelopes)
+	upstream  string   // host:port of the upstream that answered, "" when none did
+	size      int      // decoded upstream body size, for the log
+	kept      string   // keep_body's text of the upstream body
+	err       error    // a gateway error
+}
+
+// rewrites reports a decision that replaces the response.
+func (d *decision) rewrites() bool {
+	return d.outcome == outcomeRewritten || d.outcome == outcomeGateway
+}
+
+// decideHeld decides a held error response: pass it, or what to rewrite
+// it into (§3, §4, §11).
+func (p *policy) decideHeld(hw *holdWriter, r *http.Request, repl *caddy.Replacer) decision {
+	hdr := hw.Header()
+	d := decision{status: hw.status, format: p.clientFormat(r), upstream: answeredBy(repl)}
+	v := p.examine(hdr, hw.held(), hw.tooLarge, r.Method == http.MethodHead, d.format)
+	d.reason, d.size = v.reason, v.size
+	if p.keepBody > 0 {
+		d.kept = p.keptText(hdr, v.body, hw.held())
+	}
+	if d.reason == reasonConforming && d.format == formatGRPC {
+		d.reason = reasonFormat // a gRPC client cannot read JSON
+	}
+	switch {
+	case d.reason == reasonConforming || d.reason == reasonHead:
+		d.outcome, d.code = outcomePassed, v.code
+	case d.reason == reasonFormat:
+		// A conforming envelope in another form: its own code and
+		// message, untouched by the rules.
+		d.outcome, d.code, d.msg = outcomeRewritten, v.code, p.cleanMessage(v.words.msg)
+		if d.msg == "" {
+			d.msg = reasonPhrase(d.status)
+		}
+		d.requestID = p.requestIDFor(hdr, repl)
+	default:
+		d.outcome = outcomeRewritten
+		d.requestID = p.requestIDFor(hdr, repl)
+		p.choose(&d, v.words, r, repl)
+	}
+	if p.report {
+		d.outcome = outcomeReported
+	}
+	return d
+}
+
+// decideError decides an error the wrapped handler returned before any
+// byte reached the client (§5): answered with the envelope, or returned.
+func (p *policy) decideError(hdr http.Header, err error, r *http.Request, repl *caddy.Replacer) decision {
+	d := decision{status: statusOf(err), reason: reasonGatewayError, err: err, format: p.clientFormat(r)}
+	answers := p.gateway && p.examined.has(d.status)
+	switch {
+	case p.report:
+		d.outcome = outcomeReported
+	case !answers:
+		d.outcome = outcomePassed
+	default:
+		d.outcome = outcomeGateway
+		d.requestID = p.requestIDFor(hdr, repl)
+	}
+	if answers {
+		p.choose(&d, upstreamWords{}, r, repl)
+	}
+	return d
+}
+
+// decideUnjudged decides an examined response that goes out without
+// being judged: a stream, a gRPC response, or (report mode) a body over
+// max_body, whose code is the one a rewrite would send.
+func (p *policy) decideUnjudged(hw *holdWriter, reason string, r *http.Request, repl *caddy.Replacer) decision {
+	d := decision{status: hw.status, outcome: outcomePassed, reason: reason, upstream: answeredBy(repl)}
+	if p.report {
+		d.outcome = outcomeReported
+	}
+	if reason == reasonTooLarge {
+		if p.keepBody > 0 {
+			d.kept = p.keptText(hw.Header(), nil, hw.held())
+		}
+		d.format = p.clientFormat(r)
+		p.choose(&d, upstreamWords{}, r, repl)
+	}
+	return d
+}
+
+// clientFormat is the form this request's client reads errors in.
+func (p *policy) clientFormat(r *http.Request) int {
+	switch {
+	case isGRPCRequest(r):
+		return formatGRPC
+	case p.problem && prefersProblem(r.Header["Accept"]):
+		return formatProblem
+	}
+	return formatJSON
+}
+
+// requestIDFor is the request_id of a rewrite: the response's
+// X-Request-Id when it has one (the upstream's, or one set by an earlier
+// handler), so that the body and the header always agree; else the
+// configured value. "" when request_id is off.
+func (p *policy) requestIDFor(hdr http.Header, repl *caddy.Replacer) string {
+	if p.requestID.s == "" {
+		return ""
+	}
+	if rid := headerValue(hdr, "X-Request-Id"); rid != "" {
+		return rid
+	}
+	return p.requestID.render(repl)
+}
+
+// answeredBy is the host:port of the upstream that answered, as
+// reverse_proxy recorded it, or "".
+func answeredBy(repl *caddy.Replacer) string {
+	if repl == nil {
+		return ""
+	}
+	v, _ := repl.GetString("http.reverse_proxy.upstream.hostport")
+	return v
+}

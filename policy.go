@@ -1,0 +1,353 @@
+package errenvelope
+
+// The policy: the configuration compiled once, when it loads. Everything
+// that asks "which code and message for status S" (a response's decision,
+// the configuration checks, the static envelopes, the export) reads the
+// same tables here; nothing works it out a second time.
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// policy is one handler's compiled configuration. It is immutable once
+// built: requests only read it.
+type policy struct {
+	examined statusSet // the statuses whose responses are examined
+	rules    *errorMap // map_status, map_code and catalog rules
+	// resolved[status-400] is what each status gives when the upstream
+	// gives no code of its own (§4 steps 3–4, §10.2).
+	resolved   [numStatus]resolution
+	codeRE     *regexp.Regexp // nil without code_pattern
+	upstreamOK statusSet      // statuses whose upstream message may be used
+	requestID  template       // empty when request_id is off
+	fields     []compiledField
+	maxBody    int
+	maxMessage int
+	keepBody   int
+	gateway    bool // gateway_errors on
+	problem    bool // problem_details on
+	report     bool // mode report
+	unknown    bool // unknown_codes rewrite
+	// contentLengths holds the Content-Length values of the static
+	// envelopes' sizes, encoded once.
+	contentLengths map[int][]string
+}
+
+// Where a code comes from: the `source` of the export's rows.
+const (
+	sourceCatalog   = "catalog"
+	sourceMapStatus = "map_status"
+	sourceMapCode   = "map_code"
+	sourceFallback  = "fallback"
+)
+
+// resolution is what one status gives a response whose body gives no
+// code: the code, the rule that chose it (nil for the fallback code) and
+// where its message comes from, in order: the rule's own message, then
+// a catalog entry's (the rule's entry, else the code's entry for the
+// status), then the reason phrase.
+type resolution struct {
+	code   string
+	source string // map_status, catalog or fallback
+	rule   *statusRule
+	own    template
+	entry  *catalogEntry // nil when the catalog has nothing to say
+	// static is the whole envelope, encoded once, when nothing in it
+	// depends on the request but the client's language; else nil.
+	static *staticEnvelope
+}
+
+// configError is a configuration error about one option (the index-th
+// line of a repeatable one): the Caddyfile reports it at that line.
+type configError struct {
+	option string
+	index  int
+	err    error
+}
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// optionErr is a configError about the index-th line of option.
+func optionErr(option string, index int, format string, args ...any) error {
+	return &configError{option: option, index: index, err: fmt.Errorf(format, args...)}
+}
+
+// compile reads the handler's catalogs and compiles its configuration
+// into h.policy, checking every option, as Provision does.
+func (h *Handler) compile() error {
+	cat, err := loadCatalogs(h.Catalogs)
+	if err != nil {
+		return err
+	}
+	p, err := compilePolicy(h, cat, true)
+	if err != nil {
+		return err
+	}
+	h.policy = p
+	return nil
+}
+
+// checkSyntax runs every check that needs no file: what `caddy adapt`
+// can already reject.
+func (h *Handler) checkSyntax() error {
+	_, err := compilePolicy(h, nil, false)
+	return err
+}
+
+// compilePolicy checks h's options and compiles them with the catalog
+// cat. Without the catalogs read (loaded false, at adapt), the checks
+// that need them are left for load.
+func compilePolicy(h *Handler, cat *catalog, loaded bool) (*policy, error) {
+	p := &policy{}
+	specs := h.Statuses
+	if len(specs) == 0 {
+		specs = []string{"4xx", "5xx"}
+	}
+	for i, raw := range specs {
+		spec, err := parseStatusSpec(raw)
+		if err != nil {
+			return nil, optionErr("statuses", i, "statuses: %w", err)
+		}
+		p.examined.add(spec)
+	}
+	prefix := h.CodePrefix
+	if prefix == "" {
+		prefix = defaultCodePrefix
+	}
+	var err error
+	if p.rules, err = compileErrorMap(h.MapStatus, h.MapCode, prefix, cat); err != nil {
+		return nil, err
+	}
+	switch h.UnknownCodes {
+	case "", "pass":
+	case "rewrite":
+		p.unknown = true
+		if len(h.Catalogs) == 0 {
+			return nil, optionErr("unknown_codes", 0, "unknown_codes rewrite: needs a catalog, the list of known codes")
+		}
+	default:
+		return nil, optionErr("unknown_codes", 0, "unknown_codes %q: must be pass or rewrite", h.UnknownCodes)
+	}
+	if p.upstreamOK, err = upstreamPolicy(h.UpstreamMessage); err != nil {
+		return nil, optionErr("upstream_message", 0, "%w", err)
+	}
+	if h.CodePattern != "" {
+		if p.codeRE, err = regexp.Compile(h.CodePattern); err != nil {
+			return nil, optionErr("code_pattern", 0, "code_pattern %q: %w", h.CodePattern, err)
+		}
+	}
+	p.requestID = newTemplate(h.RequestID)
+	seen := map[string]bool{"error_msg": true, "error_code": true, "request_id": true}
+	for i, f := range h.Fields {
+		if f.Name == "" {
+			return nil, optionErr("field", i, "field: name is empty")
+		}
+		if seen[f.Name] {
+			return nil, optionErr("field", i, "field %q: name already used by the envelope or another field", f.Name)
+		}
+		seen[f.Name] = true
+		p.fields = append(p.fields, compileField(f))
+	}
+	switch {
+	case h.MaxBody == 0:
+		p.maxBody = defaultMaxBody
+	case h.MaxBody < 0 || h.MaxBody > maxMaxBody:
+		return nil, optionErr("max_body", 0, "max_body %d: must be between 1 byte and 1 GiB", h.MaxBody)
+	default:
+		p.maxBody = int(h.MaxBody)
+	}
+	switch {
+	case h.MaxMessage == 0:
+		p.maxMessage = defaultMaxMessage
+	case h.MaxMessage < 0:
+		return nil, optionErr("max_message", 0, "max_message %d: must be positive", h.MaxMessage)
+	default:
+		p.maxMessage = h.MaxMessage
+	}
+	switch {
+	case h.KeepBody < 0:
+		return nil, optionErr("keep_body", 0, "keep_body %d: must not be negative", h.KeepBody)
+	case h.KeepBody > int64(p.maxBody):
+		return nil, optionErr("keep_body", 0, "keep_body %d: must not exceed max_body (%d bytes)", h.KeepBody, p.maxBody)
+	}
+	p.keepBody = int(h.KeepBody)
+	p.problem = h.ProblemDetails
+	p.gateway = h.GatewayErrors == nil || *h.GatewayErrors
+	switch h.Mode {
+	case "", "rewrite":
+	case "report":
+		p.report = true
+	default:
+		return nil, optionErr("mode", 0, "mode %q: must be rewrite or report", h.Mode)
+	}
+	p.resolve()
+	if err := p.checkPattern(h, loaded); err != nil {
+		return nil, err
+	}
+	if p.unknown && loaded {
+		if err := p.checkKnown(h); err != nil {
+			return nil, err
+		}
+	}
+	p.encodeStatic()
+	return p, nil
+}
+
+// maxMaxBody is the most max_body may be.
+const maxMaxBody = 1 << 30
+
+// upstreamPolicy parses upstream_message into the statuses it allows.
+func upstreamPolicy(policy string) (statusSet, error) {
+	var set statusSet
+	switch strings.ToLower(policy) {
+	case "", "4xx":
+		set.add(statusSpec{lo: 400, hi: 499})
+	case "5xx":
+		set.add(statusSpec{lo: 500, hi: 599})
+	case "all":
+		set.add(statusSpec{lo: 400, hi: 599})
+	case "none":
+	default:
+		return set, fmt.Errorf("upstream_message %q: must be 4xx, 5xx, all or none", policy)
+	}
+	return set, nil
+}
+
+// resolve works out, once, the code and message of every status for a
+// response whose body gives no code.
+func (p *policy) resolve() {
+	m := p.rules
+	for st := minStatus; st <= maxStatus; st++ {
+		res := &p.resolved[st-minStatus]
+		*res = resolution{}
+		r := m.byStatus[st-minStatus]
+		switch {
+		case r == nil:
+			res.code, res.source = m.fallbackCode(st), sourceFallback
+		case r.entry != nil:
+			res.code, res.source, res.rule = r.code, sourceCatalog, r
+		default:
+			res.code, res.source, res.rule, res.own = r.code, sourceMapStatus, r, r.msg
+		}
+		// The message belongs to the code: a catalog rule's entry yields
+		// to its code's entry for this status (§10.2).
+		if r != nil && r.entry != nil {
+			res.entry = m.catalog.entryOr(r.code, st, r.entry)
+		} else {
+			res.entry = m.catalog.entryFor(res.code, st)
+		}
+	}
+}
+
+// resolution returns what status gives; status is within 400–599.
+func (p *policy) resolution(status int) *resolution {
+	return &p.resolved[status-minStatus]
+}
+
+// checkPattern reports the first code this handler can produce itself
+// that code_pattern rejects: clients would then get codes that the
+// gateway itself calls non-conforming. Without the catalogs read, the
+// fallback codes and catalog codes are left for load.
+func (p *policy) checkPattern(h *Handler, loaded bool) error {
+	re := p.codeRE
+	if re == nil {
+		return nil
+	}
+	fail := func(format string, args ...any) error {
+		return optionErr("code_pattern", 0, "code_pattern %q rejects "+format, append([]any{re.String()}, args...)...)
+	}
+	for _, r := range h.MapStatus {
+		if !re.MatchString(r.ErrorCode) {
+			return fail("the configured map_status code %q", r.ErrorCode)
+		}
+	}
+	for _, r := range h.MapCode {
+		if !re.MatchString(r.ErrorCode) {
+			return fail("the configured map_code code %q (for %q)", r.ErrorCode, r.UpstreamCode)
+		}
+	}
+	if !loaded && len(h.Catalogs) > 0 {
+		return nil // catalog rules may cover the statuses: checked at load
+	}
+	if cat := p.rules.catalog; cat != nil {
+		for _, e := range cat.entries {
+			if !re.MatchString(e.code) {
+				return fail("the code of catalog %q errors[%d] (code %q)", e.file, e.index, e.code)
+			}
+		}
+	}
+	for st := minStatus; st <= maxStatus; st++ {
+		if res := p.resolution(st); p.examined.has(st) && res.source == sourceFallback && !re.MatchString(res.code) {
+			return fail("the fallback code %q (set code_prefix or map_status)", res.code)
+		}
+	}
+	return nil
+}
+
+// checkKnown is the completeness check of unknown_codes rewrite: every
+// code the handler itself can send must be in the catalog. It names the
+// first one missing, in configuration order.
+func (p *policy) checkKnown(h *Handler) error {
+	cat := p.rules.catalog
+	for i, r := range h.MapStatus {
+		if !cat.has(r.ErrorCode) {
+			return optionErr("unknown_codes", 0, "unknown_codes rewrite: the map_status %s code %q is not in the catalog", h.MapStatus[i].Status, r.ErrorCode)
+		}
+	}
+	for _, r := range h.MapCode {
+		if !cat.has(r.ErrorCode) {
+			return optionErr("unknown_codes", 0, "unknown_codes rewrite: the map_code %s code %q is not in the catalog", r.UpstreamCode, r.ErrorCode)
+		}
+	}
+	for st := minStatus; st <= maxStatus; st++ {
+		if res := p.resolution(st); p.examined.has(st) && res.source == sourceFallback && !cat.has(res.code) {
+			return optionErr("unknown_codes", 0, "unknown_codes rewrite: the fallback code %q of status %d is not in the catalog (add it, or a map_status or catalog statuses rule for %d)", res.code, st, st)
+		}
+	}
+	return nil
+}
+
+// encodeStatic encodes, per status, the envelope of a response that takes
+// nothing from the upstream (an HTML page, a gateway error), when nothing
+// in it depends on the request but the client's language.
+func (p *policy) encodeStatic() {
+	p.contentLengths = map[int][]string{}
+	if p.requestID.s != "" {
+		return
+	}
+	for _, f := range p.fields {
+		if f.value.dynamic {
+			return
+		}
+	}
+	for st := minStatus; st <= maxStatus; st++ {
+		res := p.resolution(st)
+		texts := []template{res.own}
+		var langs *langSet
+		if res.own.s == "" && res.entry != nil {
+			texts, langs = res.entry.texts, res.entry.langs
+		}
+		s := &staticEnvelope{langs: langs}
+		for _, t := range texts {
+			if t.dynamic {
+				s = nil
+				break
+			}
+			msg := p.cleanMessage(t.s)
+			if msg == "" {
+				msg = reasonPhrase(st)
+			}
+			body := p.appendEnvelope(nil, msg, res.code, "", nil)
+			s.bodies = append(s.bodies, body)
+			s.msgs = append(s.msgs, msg)
+			if p.contentLengths[len(body)] == nil {
+				p.contentLengths[len(body)] = []string{strconv.Itoa(len(body))}
+			}
+		}
+		res.static = s
+	}
+}
