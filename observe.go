@@ -89,4 +89,3 @@ func boxed(name string) any {
 	}
 	return name
 }
-

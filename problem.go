@@ -16,7 +16,6 @@ const problemType = "application/problem+json"
 
 var problemContentTypeValue = []string{problemType}
 
-
 // prefersProblem reports whether Accept ranks application/problem+json
 // above application/json by q value. A tie, `*/*` alone or no Accept
 // mean the envelope.
