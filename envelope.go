@@ -14,10 +14,17 @@ import (
 type template struct {
 	s       string
 	dynamic bool
+	// key is the placeholder when the whole string is one, like
+	// {http.request.uuid}: its value is read without parsing s.
+	key string
 }
 
 func newTemplate(s string) template {
-	return template{s: s, dynamic: strings.ContainsRune(s, '{')}
+	t := template{s: s, dynamic: strings.ContainsRune(s, '{')}
+	if inner, ok := strings.CutPrefix(s, "{"); ok && strings.HasSuffix(inner, "}") && !strings.ContainsAny(inner[:len(inner)-1], "{}\\") {
+		t.key = inner[:len(inner)-1]
+	}
+	return t
 }
 
 // render replaces the placeholders Caddy knows and leaves other braces as
@@ -25,6 +32,12 @@ func newTemplate(s string) template {
 func (t template) render(repl *caddy.Replacer) string {
 	if !t.dynamic || repl == nil {
 		return t.s
+	}
+	if t.key != "" {
+		if v, ok := repl.GetString(t.key); ok {
+			return v
+		}
+		return t.s // unknown: left as written, as ReplaceKnown does
 	}
 	return repl.ReplaceKnown(t.s, "")
 }

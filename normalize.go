@@ -210,11 +210,7 @@ func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decisio
 	if d.format == formatProblem {
 		hdr["Content-Type"] = problemContentTypeValue
 	}
-	if cl := p.contentLengths[len(body)]; cl != nil {
-		hdr["Content-Length"] = cl
-	} else {
-		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
-	}
+	hdr["Content-Length"] = contentLength(len(body))
 	if d.requestID != "" {
 		hdr["X-Request-Id"] = []string{d.requestID}
 	}
@@ -225,4 +221,20 @@ func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decisio
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// contentLengths are the Content-Length values of the body sizes most
+// envelopes have, made once and shared (never modified).
+var contentLengths = func() (v [4096][]string) {
+	for n := range v {
+		v[n] = []string{strconv.Itoa(n)}
+	}
+	return v
+}()
+
+func contentLength(n int) []string {
+	if n < len(contentLengths) {
+		return contentLengths[n]
+	}
+	return []string{strconv.Itoa(n)}
 }

@@ -8,7 +8,6 @@ package errenvelope
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -31,9 +30,6 @@ type policy struct {
 	problem    bool // problem_details on
 	report     bool // mode report
 	unknown    bool // unknown_codes rewrite
-	// contentLengths holds the Content-Length values of the static
-	// envelopes' sizes, encoded once.
-	contentLengths map[int][]string
 }
 
 // Where a code comes from: the `source` of the export's rows.
@@ -315,7 +311,6 @@ func (p *policy) checkKnown(h *Handler) error {
 // nothing from the upstream (an HTML page, a gateway error), when nothing
 // in it depends on the request but the client's language.
 func (p *policy) encodeStatic() {
-	p.contentLengths = map[int][]string{}
 	if p.requestID.s != "" {
 		return
 	}
@@ -344,9 +339,6 @@ func (p *policy) encodeStatic() {
 			body := p.appendEnvelope(nil, msg, res.code, "", nil)
 			s.bodies = append(s.bodies, body)
 			s.msgs = append(s.msgs, msg)
-			if p.contentLengths[len(body)] == nil {
-				p.contentLengths[len(body)] = []string{strconv.Itoa(len(body))}
-			}
 		}
 		res.static = s
 	}

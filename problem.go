@@ -28,18 +28,20 @@ func prefersProblem(accept []string) bool {
 
 // acceptQ is the q value Accept gives a media type: that of its most
 // specific matching range (type/subtype, then type/*, then */*), 0 when
-// none matches.
+// none matches. It reads the header in place, without allocating.
 func acceptQ(accept []string, typ, sub string) float64 {
 	best, bestRank := 0.0, -1
 	for _, v := range accept {
-		for _, rng := range strings.Split(v, ",") {
+		for v != "" {
+			var rng string
+			rng, v, _ = strings.Cut(v, ",")
 			mr, params, _ := strings.Cut(rng, ";")
-			t, s, _ := strings.Cut(strings.ToLower(strings.TrimSpace(mr)), "/")
+			t, s, _ := strings.Cut(strings.TrimSpace(mr), "/")
 			rank := -1
 			switch {
-			case t == typ && s == sub:
+			case strings.EqualFold(t, typ) && strings.EqualFold(s, sub):
 				rank = 2
-			case t == typ && s == "*":
+			case strings.EqualFold(t, typ) && s == "*":
 				rank = 1
 			case t == "*" && s == "*":
 				rank = 0
@@ -55,7 +57,9 @@ func acceptQ(accept []string, typ, sub string) float64 {
 
 // qOf reads the q parameter of an Accept range; 1 when absent or bad.
 func qOf(params string) float64 {
-	for _, p := range strings.Split(params, ";") {
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
 		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
 		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
 			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
