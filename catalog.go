@@ -63,6 +63,14 @@ func (c *catalog) has(code string) bool {
 	return ok
 }
 
+// entriesOf returns the entries of code, one per status it has.
+func (c *catalog) entriesOf(code string) []*catalogEntry {
+	if c == nil {
+		return nil
+	}
+	return c.byCode[code]
+}
+
 // entryFor returns the entry of code for status, else the first entry of
 // code, else nil.
 func (c *catalog) entryFor(code string, status int) *catalogEntry {

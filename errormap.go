@@ -90,6 +90,8 @@ func (s *statusSet) add(spec statusSpec) {
 	}
 }
 
+func (s *statusSet) empty() bool { return *s == statusSet{} }
+
 func (s *statusSet) has(status int) bool {
 	return status >= minStatus && status <= maxStatus && s[status-minStatus]
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,39 +33,149 @@ type handlerContract struct {
 	ProblemDetails  bool            `json:"problem_details"`
 	Fields          []string        `json:"fields,omitempty"`
 	Errors          []contractError `json:"errors"`
+
+	responses []statusResponse // what each examined status can carry, for OpenAPI
 }
 
-// contractError is one row of the contract: a code, the statuses it comes
-// with (statuses and runs like "405-408"; none for map_code rows, which
-// apply to whatever status the upstream sent) and its message.
+// statusResponse is every body one status can carry, each as the handler
+// writes it.
+type statusResponse struct {
+	status   int
+	examples []example
+}
+
+// example is one body of a status: the envelope, and the problem details
+// a client that asks for them gets.
+type example struct {
+	name, code, summary, description string
+	envelope, problem                []byte
+}
+
+// exampleRequestID stands in for the request ID in examples.
+const exampleRequestID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+// responses renders, for every examined status, each body a client can
+// receive with it, through the runtime's own choice and encoders: the
+// status's own code, the catalog codes documented at it, and the codes
+// mapped from an upstream's code (which any status can carry).
+func (p *policy) responses(h *Handler) []statusResponse {
+	rid := ""
+	if p.requestID.s != "" {
+		rid = exampleRequestID
+	}
+	var mapped []string // every upstream code with a rule, in config order
+	for _, r := range h.MapCode {
+		mapped = append(mapped, r.UpstreamCode)
+	}
+	if cat := p.rules.catalog; cat != nil {
+		for _, e := range cat.entries {
+			for _, up := range e.upstreamCodes {
+				if p.rules.byCode[up].entry == e {
+					mapped = append(mapped, up)
+				}
+			}
+		}
+	}
+	var out []statusResponse
+	for st := minStatus; st <= maxStatus; st++ {
+		if !p.examined.has(st) {
+			continue
+		}
+		sr := statusResponse{status: st}
+		add := func(up upstreamWords, via string, e *catalogEntry) {
+			d := decision{status: st, requestID: rid}
+			p.choose(&d, up, nil, nil)
+			env := p.appendEnvelope(nil, d.msg, d.code, rid, nil)
+			name := componentName(d.code)
+			for _, x := range sr.examples {
+				if x.code == d.code && bytes.Equal(x.envelope, env) {
+					return
+				}
+				if x.name == name {
+					name = componentName(d.code + ".from." + via)
+				}
+			}
+			x := example{name: name, code: d.code, summary: d.msg, envelope: env}
+			if via != "" {
+				x.description = "When the upstream's error body has the code " + via + "."
+			}
+			if e == nil {
+				e = p.rules.catalog.entryFor(d.code, st)
+			}
+			if e != nil && e.description != "" {
+				x.description = strings.TrimSpace(e.description + " " + x.description)
+			}
+			if p.problem {
+				x.problem = p.appendProblem(nil, st, d.msg, d.code, rid, nil)
+			}
+			sr.examples = append(sr.examples, x)
+		}
+		add(upstreamWords{}, "", nil)
+		if cat := p.rules.catalog; cat != nil {
+			for _, e := range cat.entries {
+				if e.status == st {
+					add(upstreamWords{errorCode: e.code}, "", e)
+				}
+			}
+		}
+		for _, up := range mapped {
+			add(upstreamWords{code: up}, up, nil)
+		}
+		out = append(out, sr)
+	}
+	return out
+}
+
+// contractError is one row of the contract: a code, the statuses it
+// comes with (statuses and runs like "405-408"; none for map_code rows,
+// which apply to whatever status the upstream sent) and its message. With
+// UpstreamFirst the message is what the client gets when the upstream's
+// body gives none: where upstream_message allows, the upstream's own
+// message comes first.
 type contractError struct {
 	Code          string            `json:"code"`
 	Statuses      []string          `json:"statuses"`
 	Message       string            `json:"message"`
 	Messages      map[string]string `json:"messages,omitempty"`
+	UpstreamFirst bool              `json:"upstream_message_first,omitempty"`
 	Description   string            `json:"description,omitempty"`
 	Type          string            `json:"type,omitempty"`
 	Source        string            `json:"source"`
 	UpstreamCodes []string          `json:"upstream_codes,omitempty"`
 
-	statuses []int // the statuses, before they are written as runs
+	statuses []int         // the statuses, before they are written as runs
+	entry    *catalogEntry // the catalog entry whose message the row sends, if any
+	phrase   bool          // the message is each status's reason phrase
 }
 
-// Messages of rows whose text depends on the response.
+// upstreamFirstWords start a message that an upstream's own may replace.
+const upstreamFirstWords = "Upstream's message, else: "
+
+// Messages of rows whose text depends on the response, in words.
 const (
 	msgReasonPhrase = "(the status's reason phrase)"
-	msgUpstreamOr   = "(the upstream's message where upstream_message allows it, else the status's rule or reason phrase)"
+	msgStatusRule   = "(the message of the status's map_status rule, else the status's reason phrase)"
+	msgCodeCatalog  = "(the catalog message of the code for the response's status)"
 )
 
-// contract lists every code a client of h can receive. h is compiled.
+// rowKey groups the statuses that a client sees alike.
+type rowKey struct {
+	source, code, own string
+	entry             *catalogEntry
+	phrase, upFirst   bool
+}
+
+// contract lists every code a client of h can receive, read from its
+// compiled policy: the rows are what the runtime sends. h is compiled.
 func (h *Handler) contract(label, server string) handlerContract {
-	m := h.policy.rules
+	p := h.policy
+	m := p.rules
 	hc := handlerContract{
 		Label: label, Name: h.Name, Server: server, Catalogs: h.Catalogs,
 		UnknownCodes: "pass", UpstreamMessage: h.UpstreamMessage,
-		CodePattern: h.CodePattern, RequestID: h.RequestID != "", ProblemDetails: h.policy.problem,
+		CodePattern: h.CodePattern, RequestID: p.requestID.s != "", ProblemDetails: p.problem,
 	}
-	if h.policy.unknown {
+	if p.unknown {
 		hc.UnknownCodes = "rewrite"
 	}
 	if hc.UpstreamMessage == "" {
@@ -74,64 +185,81 @@ func (h *Handler) contract(label, server string) handlerContract {
 		hc.Fields = append(hc.Fields, f.Name)
 	}
 
+	// Every examined status, as its resolution sends it.
 	var rows []*contractError
-	entryRows := map[*catalogEntry]*contractError{}
-	langs := map[string]bool{}
-	if m.catalog != nil {
-		for _, e := range m.catalog.entries {
-			row := &contractError{Code: e.code, Description: e.description, Type: e.typ, Source: sourceCatalog, statuses: []int{e.status}}
-			row.Message, row.Messages = entryTexts(e)
-			for l := range row.Messages {
-				langs[l] = true
-			}
-			for _, up := range e.upstreamCodes {
-				if m.byCode[up].entry == e { // not taken over by a map_code line
-					row.UpstreamCodes = append(row.UpstreamCodes, up)
-				}
-			}
-			entryRows[e] = row
-			rows = append(rows, row)
-		}
-	}
-	statusRows := map[*statusRule]*contractError{}
-	var fallback []int
+	byKey := map[rowKey]*contractError{}
 	for st := minStatus; st <= maxStatus; st++ {
-		if !h.policy.examined.has(st) {
+		if !p.examined.has(st) {
 			continue
 		}
-		r := m.byStatus[st-minStatus]
+		res := p.resolution(st)
+		k := rowKey{source: res.source, code: res.code, upFirst: p.upstreamOK.has(st)}
 		switch {
-		case r != nil && r.entry != nil:
-			entryRows[m.ruleEntry(r.entry, st)].addStatus(st)
-		case r != nil:
-			row := statusRows[r]
-			if row == nil {
-				row = &contractError{Code: r.code, Source: sourceMapStatus, Message: r.msg.s}
-				if row.Message == "" {
-					if e := m.catalog.entryFor(r.code, st); e != nil {
-						row.Message, row.Messages = entryTexts(e)
-					}
-				}
-				statusRows[r] = row
-				rows = append(rows, row)
+		case res.own.s != "":
+			k.own = res.own.s
+		case res.entry != nil:
+			k.entry = res.entry
+			if res.source == sourceFallback {
+				k.source = sourceCatalog // the fallback code is the catalog's
 			}
-			row.addStatus(st)
 		default:
-			if e := m.catalog.entryFor(m.fallbackCode(st), st); e != nil {
-				entryRows[e].addStatus(st)
-			} else {
-				fallback = append(fallback, st)
+			k.phrase = true
+		}
+		if k.phrase && res.source == sourceFallback {
+			k.code = "" // one row per run of fallback statuses
+		}
+		row := byKey[k]
+		if row == nil {
+			row = &contractError{Code: k.code, Source: k.source, Message: k.own, UpstreamFirst: k.upFirst, entry: k.entry, phrase: k.phrase}
+			if k.entry != nil {
+				row.describe(k.entry, m)
 			}
+			byKey[k] = row
+			rows = append(rows, row)
+		}
+		row.statuses = append(row.statuses, st)
+	}
+	// Fallback rows split into runs, each named by its first and last code.
+	var split []*contractError
+	for _, row := range rows {
+		if row.Source != sourceFallback || !row.phrase {
+			split = append(split, row)
+			continue
+		}
+		for _, run := range runs(row.statuses) {
+			r := *row
+			r.statuses = run
+			r.Code = m.fallbackCode(run[0])
+			if len(run) > 1 {
+				r.Code += "…" + m.fallbackCode(run[len(run)-1])
+			}
+			split = append(split, &r)
 		}
 	}
+	rows = split
 	for _, row := range rows {
-		if row.Source == sourceMapStatus && row.Message == "" {
+		if row.phrase {
 			row.Message = msgReasonPhrase
 			if len(row.statuses) == 1 {
 				row.Message = reasonPhrase(row.statuses[0])
 			}
 		}
 	}
+
+	// Catalog entries that no status row sends at their own status: the
+	// codes their upstream codes (or an upstream's own error_code) give.
+	if cat := m.catalog; cat != nil {
+		for _, e := range cat.entries {
+			if covered(rows, e) {
+				continue
+			}
+			row := &contractError{Code: e.code, Source: sourceCatalog, statuses: []int{e.status}, entry: e}
+			row.describe(e, m)
+			rows = append(rows, row)
+		}
+	}
+
+	// The handler's own map_code lines, at any status.
 	codeRows := map[[2]string]*contractError{}
 	for _, r := range h.MapCode {
 		key := [2]string{r.ErrorCode, r.ErrorMsg}
@@ -139,9 +267,15 @@ func (h *Handler) contract(label, server string) handlerContract {
 		if row == nil {
 			row = &contractError{Code: r.ErrorCode, Source: sourceMapCode, Message: r.ErrorMsg}
 			if row.Message == "" {
-				row.Message = msgUpstreamOr
-				if e := m.catalog.entryFor(r.ErrorCode, 0); e != nil {
-					row.Message, row.Messages = entryTexts(e)
+				// The upstream's message first, then the code's.
+				row.UpstreamFirst = !p.upstreamOK.empty()
+				switch es := m.catalog.entriesOf(r.ErrorCode); {
+				case len(es) == 1:
+					row.Message, row.Messages = entryTexts(es[0])
+				case len(es) > 1:
+					row.Message = msgCodeCatalog
+				default:
+					row.Message = msgStatusRule
 				}
 			}
 			codeRows[key] = row
@@ -149,17 +283,12 @@ func (h *Handler) contract(label, server string) handlerContract {
 		}
 		row.UpstreamCodes = append(row.UpstreamCodes, r.UpstreamCode)
 	}
-	for _, run := range runs(fallback) {
-		row := &contractError{Source: sourceFallback, Message: msgReasonPhrase, statuses: run}
-		if first, last := run[0], run[len(run)-1]; first == last {
-			row.Code, row.Message = m.fallbackCode(first), reasonPhrase(first)
-		} else {
-			row.Code = m.fallbackCode(first) + "…" + m.fallbackCode(last)
-		}
-		rows = append(rows, row)
-	}
 
+	langs := map[string]bool{}
 	for _, row := range rows {
+		for l := range row.Messages {
+			langs[l] = true
+		}
 		sort.Ints(row.statuses)
 		row.Statuses = []string{}
 		for _, run := range runs(row.statuses) {
@@ -177,6 +306,7 @@ func (h *Handler) contract(label, server string) handlerContract {
 		}
 		return rows[i].Code < rows[j].Code
 	})
+	hc.responses = p.responses(h)
 	hc.Errors = make([]contractError, len(rows))
 	for i, row := range rows {
 		hc.Errors[i] = *row
@@ -188,13 +318,27 @@ func (h *Handler) contract(label, server string) handlerContract {
 	return hc
 }
 
-func (row *contractError) addStatus(st int) {
-	for _, s := range row.statuses {
-		if s == st {
-			return
+// describe fills a row from the catalog entry whose message it sends:
+// the message, translations, description, type, and the upstream codes
+// mapped to the entry (and not taken over by a map_code line).
+func (row *contractError) describe(e *catalogEntry, m *errorMap) {
+	row.Message, row.Messages = entryTexts(e)
+	row.Description, row.Type = e.description, e.typ
+	for _, up := range e.upstreamCodes {
+		if m.byCode[up].entry == e {
+			row.UpstreamCodes = append(row.UpstreamCodes, up)
 		}
 	}
-	row.statuses = append(row.statuses, st)
+}
+
+// covered reports whether a row already sends entry e at its status.
+func covered(rows []*contractError, e *catalogEntry) bool {
+	for _, row := range rows {
+		if row.entry == e && slices.Contains(row.statuses, e.status) {
+			return true
+		}
+	}
+	return false
 }
 
 // entryTexts returns an entry's message and its translations by language.
@@ -264,6 +408,9 @@ func exportMarkdown(c contract) []byte {
 		} else {
 			b.WriteString(" No other codes are sent.")
 		}
+		if hc.UpstreamMessage != "none" {
+			fmt.Fprintf(&b, " %q: where the upstream's error body has a message of its own, that message is sent (upstream_message %s).", strings.TrimSpace(upstreamFirstWords), hc.UpstreamMessage)
+		}
 		b.WriteString("\n\n| Status | Code | Message |")
 		for _, l := range hc.Languages {
 			fmt.Fprintf(&b, " %s |", mdCell(l))
@@ -276,7 +423,11 @@ func exportMarkdown(c contract) []byte {
 			if statuses == "" {
 				statuses = "any"
 			}
-			fmt.Fprintf(&b, "| %s | `%s` | %s |", statuses, mdCell(e.Code), mdCell(e.Message))
+			msg := e.Message
+			if e.UpstreamFirst {
+				msg = upstreamFirstWords + msg
+			}
+			fmt.Fprintf(&b, "| %s | `%s` | %s |", statuses, mdCell(e.Code), mdCell(msg))
 			for _, l := range hc.Languages {
 				fmt.Fprintf(&b, " %s |", mdCell(e.Messages[l]))
 			}
@@ -339,62 +490,37 @@ func exportOpenAPI(c contract) ([]byte, error) {
 		ref := map[string]any{"$ref": "#/components/schemas/" + schemaName}
 		problemName := prefix + ".Problem"
 		problemRef := map[string]any{"$ref": "#/components/schemas/" + problemName}
-		for _, e := range hc.Errors {
-			keys := e.Statuses
-			if len(keys) == 0 {
-				keys = []string{"mapped"}
+		for _, sr := range hc.responses {
+			content := map[string]any{}
+			examples := map[string]any{}
+			content["application/json"] = map[string]any{"schema": ref, "examples": examples}
+			var problems map[string]any
+			if hc.ProblemDetails {
+				problems = map[string]any{}
+				content[problemType] = map[string]any{"schema": problemRef, "examples": problems}
 			}
-			for _, k := range keys {
-				name := prefix + "." + k
-				resp, _ := responses[name].(map[string]any)
-				if resp == nil {
-					content := map[string]any{"application/json": map[string]any{"schema": ref, "examples": map[string]any{}}}
-					if hc.ProblemDetails {
-						content[problemType] = map[string]any{"schema": problemRef, "examples": map[string]any{}}
+			for _, x := range sr.examples {
+				ex := map[string]any{"summary": x.summary, "value": json.RawMessage(x.envelope)}
+				if x.description != "" {
+					ex["description"] = x.description
+				}
+				examples[x.name] = ex
+				if problems != nil {
+					pex := map[string]any{"summary": x.summary, "value": json.RawMessage(x.problem)}
+					if x.description != "" {
+						pex["description"] = x.description
 					}
-					resp = map[string]any{"description": responseDescription(k), "content": content}
-					if hc.RequestID {
-						resp["headers"] = map[string]any{"X-Request-Id": map[string]any{
-							"description": "The request's ID, as in the body's request_id.",
-							"schema":      map[string]any{"type": "string"},
-						}}
-					}
-					responses[name] = resp
-				}
-				content := resp["content"].(map[string]any)
-				examples := content["application/json"].(map[string]any)["examples"].(map[string]any)
-				exName := componentName(e.Code)
-				if _, dup := examples[exName]; dup {
-					continue
-				}
-				// The example's members in the envelope's own order.
-				value := append([]byte(`{"error_msg":`), appendJSONString(nil, e.Message)...)
-				value = append(append(value, `,"error_code":`...), appendJSONString(nil, e.Code)...)
-				if hc.RequestID {
-					value = append(value, `,"request_id":"0f8fad5b-d9cb-469f-a165-70867728950e"`...)
-				}
-				for _, f := range hc.Fields {
-					value = append(append(append(value, ','), appendJSONString(nil, f)...), `:"…"`...)
-				}
-				value = append(value, '}')
-				ex := map[string]any{"summary": e.Message, "value": json.RawMessage(value)}
-				if e.Description != "" {
-					ex["description"] = e.Description
-				}
-				examples[exName] = ex
-				if hc.ProblemDetails {
-					var members []byte
-					if st, err := strconv.Atoi(k); err == nil {
-						members = append([]byte(`{"type":"about:blank","title":`), appendJSONString(nil, reasonPhrase(st))...)
-						members = append(append(append(members, `,"status":`...), k...), `,"detail":`...)
-					} else {
-						members = []byte(`{"type":"about:blank","detail":`)
-					}
-					members = append(append(appendJSONString(members, e.Message), ','), value[1:]...)
-					pex := map[string]any{"summary": e.Message, "value": json.RawMessage(members)}
-					content[problemType].(map[string]any)["examples"].(map[string]any)[exName] = pex
+					problems[x.name] = pex
 				}
 			}
+			resp := map[string]any{"description": reasonPhrase(sr.status), "content": content}
+			if hc.RequestID {
+				resp["headers"] = map[string]any{"X-Request-Id": map[string]any{
+					"description": "The request's ID, as in the body's request_id.",
+					"schema":      map[string]any{"type": "string"},
+				}}
+			}
+			responses[prefix+"."+strconv.Itoa(sr.status)] = resp
 		}
 		if hc.ProblemDetails {
 			schemas[problemName] = map[string]any{
@@ -422,17 +548,6 @@ func exportOpenAPI(c contract) ([]byte, error) {
 		"components": map[string]any{"schemas": schemas, "responses": responses},
 	}
 	return indentedJSON(doc)
-}
-
-func responseDescription(key string) string {
-	switch {
-	case key == "mapped":
-		return "Any error status: codes mapped from the code in the upstream's own error body."
-	case strings.Contains(key, "-"):
-		return "Statuses " + key + "."
-	}
-	st, _ := strconv.Atoi(key)
-	return reasonPhrase(st)
 }
 
 // componentName makes a label fit OpenAPI's component names

@@ -49,17 +49,17 @@ func TestErrorCatalogJSON(t *testing.T) {
 		want string
 	}{
 		{row(orders, "ORD.0001", "catalog"), `{"code":"ORD.0001","statuses":["400"],"message":"The order is invalid.","messages":{"de":"Die Bestellung ist ungültig.","zh-CN":"订单无效。"},"description":"The body is not an order, or misses a required member.","type":"https://docs.example.com/errors/ORD.0001","source":"catalog","upstream_codes":["INVALID_ORDER","DUP_UP"]}`},
-		{row(orders, "ORD.4000", "catalog"), `{"code":"ORD.4000","statuses":["400-401","403-408","411-428","430-499"],"message":"Bad order request.","source":"catalog"}`},
+		{row(orders, "ORD.4000", "catalog"), `{"code":"ORD.4000","statuses":["400-401","403-408","411-428","430-499"],"message":"Bad order request.","upstream_message_first":true,"source":"catalog"}`},
 		{row(orders, "ORD.0500", "catalog"), `{"code":"ORD.0500","statuses":["500-501","504-599"],"message":"The order service failed.","messages":{"zh-CN":"订单服务故障。"},"source":"catalog"}`},
-		{row(orders, "HANDLER.0410", "map_status"), `{"code":"HANDLER.0410","statuses":["410"],"message":"Handler line.","source":"map_status"}`},
-		{row(orders, "ORD.0404", "map_code"), `{"code":"ORD.0404","statuses":[],"message":"The order does not exist.","messages":{"zh-CN":"订单不存在。"},"source":"map_code","upstream_codes":["LEGACY_NF"]}`},
-		{row(orders, "PAY.0001", "catalog"), `{"code":"PAY.0001","statuses":["402"],"message":"Payment required.","messages":{"zh":"需要付款。"},"description":"The account has no payment method.","source":"catalog","upstream_codes":["PAYMENT_REQUIRED"]}`},
-		{row(legacy, "LEG.0001", "map_status"), `{"code":"LEG.0001","statuses":["404"],"message":"Not here.","source":"map_status"}`},
+		{row(orders, "HANDLER.0410", "map_status"), `{"code":"HANDLER.0410","statuses":["410"],"message":"Handler line.","upstream_message_first":true,"source":"map_status"}`},
+		{row(orders, "ORD.0404", "map_code"), `{"code":"ORD.0404","statuses":[],"message":"The order does not exist.","messages":{"zh-CN":"订单不存在。"},"upstream_message_first":true,"source":"map_code","upstream_codes":["LEGACY_NF"]}`},
+		{row(orders, "PAY.0001", "catalog"), `{"code":"PAY.0001","statuses":["402"],"message":"Payment required.","messages":{"zh":"需要付款。"},"upstream_message_first":true,"description":"The account has no payment method.","source":"catalog","upstream_codes":["PAYMENT_REQUIRED"]}`},
+		{row(legacy, "LEG.0001", "map_status"), `{"code":"LEG.0001","statuses":["404"],"message":"Not here.","upstream_message_first":true,"source":"map_status"}`},
 		{row(legacy, "LEG.0500", "map_status"), `{"code":"LEG.0500","statuses":["500-503"],"message":"(the status's reason phrase)","source":"map_status"}`},
 		{row(legacy, "LEG.0401", "map_code"), `{"code":"LEG.0401","statuses":[],"message":"Sign in again.","source":"map_code","upstream_codes":["E_AUTH","E_TOKEN"]}`},
 		// Fallback codes are compressed into runs of statuses.
-		{row(legacy, "LEG.0400…LEG.0403", "fallback"), `{"code":"LEG.0400…LEG.0403","statuses":["400-403"],"message":"(the status's reason phrase)","source":"fallback"}`},
-		{row(legacy, "LEG.0405…LEG.0499", "fallback"), `{"code":"LEG.0405…LEG.0499","statuses":["405-499"],"message":"(the status's reason phrase)","source":"fallback"}`},
+		{row(legacy, "LEG.0400…LEG.0403", "fallback"), `{"code":"LEG.0400…LEG.0403","statuses":["400-403"],"message":"(the status's reason phrase)","upstream_message_first":true,"source":"fallback"}`},
+		{row(legacy, "LEG.0405…LEG.0499", "fallback"), `{"code":"LEG.0405…LEG.0499","statuses":["405-499"],"message":"(the status's reason phrase)","upstream_message_first":true,"source":"fallback"}`},
 		{row(legacy, "LEG.0504…LEG.0599", "fallback"), `{"code":"LEG.0504…LEG.0599","statuses":["504-599"],"message":"(the status's reason phrase)","source":"fallback"}`},
 	}
 	for _, tt := range tests {
@@ -86,7 +86,7 @@ func TestErrorCatalogMarkdown(t *testing.T) {
 		"| 503 | `ORD.0500` | The order service is overloaded. |  |  |  |  | catalog |  |\n",
 		"## legacy\n",
 		"| Status | Code | Message | Description | Source | Upstream codes |\n",
-		"| 405-499 | `LEG.0405…LEG.0499` | (the status's reason phrase) |  | fallback |  |\n",
+		"| 405-499 | `LEG.0405…LEG.0499` | Upstream's message, else: (the status's reason phrase) |  | fallback |  |\n",
 		"| any | `LEG.0401` | Sign in again. |  | map_code | `E_AUTH`, `E_TOKEN` |\n",
 	} {
 		if !strings.Contains(string(out), want) {
@@ -153,8 +153,13 @@ func TestErrorCatalogOpenAPI(t *testing.T) {
 	if _, ok := doc.Components.Schemas["legacy.Problem"]; !ok {
 		t.Errorf("no legacy.Problem schema")
 	}
-	if _, ok := doc.Components.Responses["legacy.405-499"]; !ok {
-		t.Errorf("no response for the fallback run 405-499: %v", keysOf(doc.Components.Responses))
+	// One response per status: every code a status can carry, and no
+	// status claimed twice.
+	if ex := doc.Components.Responses["legacy.450"].Content["application/json"].Examples["LEG.0450"].Value; ex["error_msg"] != "Error" {
+		t.Errorf("no fallback example for 450: %v", keysOf(doc.Components.Responses["legacy.450"].Content["application/json"].Examples))
+	}
+	if n := len(doc.Components.Responses); n != 400 {
+		t.Errorf("%d responses, want 400 (200 statuses of two handlers)", n)
 	}
 }
 
