@@ -131,7 +131,8 @@ func (p *policy) responses(h *Handler) []statusResponse {
 // which apply to whatever status the upstream sent) and its message. With
 // UpstreamFirst the message is what the client gets when the upstream's
 // body gives none: where upstream_message allows, the upstream's own
-// message comes first.
+// message comes first. A catalog row's upstream codes always carry its
+// message (they are map_code rules with the entry's message, §10.2).
 type contractError struct {
 	Code          string            `json:"code"`
 	Statuses      []string          `json:"statuses"`
@@ -155,7 +156,7 @@ const upstreamFirstWords = "Upstream's message, else: "
 const (
 	msgReasonPhrase = "(the status's reason phrase)"
 	msgStatusRule   = "(the message of the status's map_status rule, else the status's reason phrase)"
-	msgCodeCatalog  = "(the catalog message of the code for the response's status)"
+	msgCodeCatalog  = "(the catalog message of the code for the response's status, else its first)"
 )
 
 // rowKey groups the statuses that a client sees alike.

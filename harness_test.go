@@ -420,6 +420,70 @@ http://127.0.0.1:9080 {
 			}
 		}
 	}
+	# Docs by execution (contract_test.go): each handler's export is
+	# compared with what it sends, status by status.
+	handle_path /diff-full/* {
+		error_envelope {
+			name diff-full
+			catalog testdata/orders.json
+			catalog testdata/payments.yaml
+			map_status 410 HANDLER.0410 "Handler line."
+			map_status 420-428 HANDLER.0420
+			map_code DUP_UP HANDLER.0001 "Caddyfile map_code wins."
+			map_code LEGACY_NF ORD.0404
+			map_code LEGACY_BAD ORD.0001
+			request_id
+			field service orders
+			problem_details on
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /diff-legacy/* {
+		error_envelope {
+			name diff-legacy
+			statuses 4xx 500-503
+			code_prefix LEG
+			code_pattern ^[A-Z]+\.\d{4}$
+			upstream_message 5xx
+			map_status 404 LEG.0001 "Not here."
+			map_status 500-503 LEG.0500
+			map_code E_AUTH LEG.0401 "Sign in again."
+			map_code E_PLAIN LEG.0402
+			problem_details on
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /diff-strict/* {
+		error_envelope {
+			name diff-strict
+			catalog testdata/orders.json
+			unknown_codes rewrite
+			upstream_message all
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /diff-none/* {
+		error_envelope {
+			name diff-none
+			statuses 400-499 502-504
+			upstream_message none
+			catalog testdata/payments.yaml
+			map_status 5xx APIG.0500
+			map_code X_ONE APIG.0001
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /diff-multi/* {
+		error_envelope {
+			name diff-multi
+			catalog testdata/multi.json
+			map_status 502-504 APIG.0201
+			map_code UP_GATEWAY APIG.0201
+			map_code UP_ROUTE APIG.0101
+			problem_details on
+		}
+		reverse_proxy UPSTREAM
+	}
 	handle_errors {
 		respond "handle_errors saw {err.status_code}" {err.status_code}
 	}
