@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -106,10 +107,46 @@ var (
 	entryMembers   = []string{"code", "status", "message", "messages", "description", "type", "upstream_codes", "statuses"}
 )
 
-// rawEntry is one entry of a file, as JSON, with the line it starts on.
+// rawEntry is one entry of a file, as JSON, with the line it starts on
+// and, for YAML, the line of each member.
 type rawEntry struct {
-	line int
-	data []byte
+	line    int
+	data    []byte
+	members map[string]int // YAML: the line of each member
+}
+
+// lineOf is the line of the entry's member, or of the entry itself when
+// it has no such member. A JSON entry's members are found in its bytes,
+// which keep the file's own text from where the entry starts.
+func (r rawEntry) lineOf(member string) int {
+	if member == "" {
+		return r.line
+	}
+	if r.members != nil {
+		if l, ok := r.members[member]; ok {
+			return l
+		}
+		return r.line
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return r.line
+	}
+	for dec.More() {
+		at := nextToken(r.data, int(dec.InputOffset()))
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		if tok == member {
+			return r.line + bytes.Count(r.data[:at], []byte{'\n'})
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			break
+		}
+	}
+	return r.line
 }
 
 // loadCatalogs reads and checks the catalog files of one handler. Codes
@@ -146,31 +183,38 @@ func loadCatalogs(paths []string) (*catalog, error) {
 			if e != nil {
 				e.file, e.index = path, i
 			}
-			where := func() string {
-				s := fmt.Sprintf("catalog %q line %d: errors[%d]", path, raw.line, i)
+			// where names the entry at the line of member, else where
+			// the entry starts.
+			where := func(member string) string {
+				s := fmt.Sprintf("catalog %q line %d: errors[%d]", path, raw.lineOf(member), i)
 				if e != nil && e.code != "" {
 					s += fmt.Sprintf(" (code %q)", e.code)
 				}
 				return s
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", where(), err)
+				var me *memberError
+				member := ""
+				if errors.As(err, &me) {
+					member = me.member
+				}
+				return nil, fmt.Errorf("%s: %w", where(member), err)
 			}
 			for _, other := range c.byCode[e.code] {
 				if other.status == e.status {
-					return nil, fmt.Errorf("%s: status: code %q with status %d is already %s", where(), e.code, e.status, other.ref())
+					return nil, fmt.Errorf("%s: status: code %q with status %d is already %s", where("status"), e.code, e.status, other.ref())
 				}
 			}
 			for _, up := range e.upstreamCodes {
 				if other := upstreamOwner[up]; other != nil {
-					return nil, fmt.Errorf("%s: upstream_codes: %q is already claimed by %s", where(), up, other.ref())
+					return nil, fmt.Errorf("%s: upstream_codes: %q is already claimed by %s", where("upstream_codes"), up, other.ref())
 				}
 				upstreamOwner[up] = e
 			}
 			for _, s := range e.statuses {
 				spec, _ := parseStatusSpec(s) // checked by parseEntry
 				if other := specOwner[spec]; other != nil {
-					return nil, fmt.Errorf("%s: statuses: %s is already claimed by %s", where(), s, other.ref())
+					return nil, fmt.Errorf("%s: statuses: %s is already claimed by %s", where("statuses"), s, other.ref())
 				}
 				specOwner[spec] = e
 			}
@@ -290,7 +334,7 @@ func splitJSON(data []byte) (string, []rawEntry, error) {
 func splitYAML(data []byte) (string, []rawEntry, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return "", nil, fmt.Errorf("syntax error: %w", err)
+		return "", nil, yamlSyntaxError(data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return "", nil, fmt.Errorf("errors: missing (the file is empty)")
@@ -327,7 +371,13 @@ func splitYAML(data []byte) (string, []rawEntry, error) {
 				if err != nil {
 					return "", nil, fmt.Errorf("line %d: errors[%d]: members must be named by strings", item.Line, j)
 				}
-				raws = append(raws, rawEntry{line: item.Line, data: raw})
+				lines := map[string]int{}
+				if item.Kind == yaml.MappingNode {
+					for k := 0; k+1 < len(item.Content); k += 2 {
+						lines[item.Content[k].Value] = item.Content[k].Line
+					}
+				}
+				raws = append(raws, rawEntry{line: item.Line, data: raw, members: lines})
 			}
 		default:
 			return "", nil, fmt.Errorf("line %d: unknown member %q (want %s)", k.Line, k.Value, strings.Join(catalogMembers, ", "))
@@ -338,6 +388,42 @@ func splitYAML(data []byte) (string, []rawEntry, error) {
 	}
 	return lang, raws, nil
 }
+
+// yamlSyntaxError names the line where a YAML file stops parsing. The
+// YAML parser reports the line where the construct around the problem
+// starts (a member indented wrongly on line 4 reads "line 1"); the
+// problem's own line is the first one whose addition breaks the file,
+// found by parsing its beginnings, a number of times logarithmic in its
+// length.
+func yamlSyntaxError(data []byte, err error) error {
+	ends := []int{} // ends[i] is the offset after line i+1
+	for i, b := range data {
+		if b == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		ends = append(ends, len(data))
+	}
+	parses := func(n int) bool { // the first n lines
+		var doc yaml.Node
+		return n == 0 || yaml.Unmarshal(data[:ends[n-1]], &doc) == nil
+	}
+	lo, hi := 0, len(ends) // parses(lo); !parses(hi)
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if parses(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	msg := yamlLinePrefix.ReplaceAllString(err.Error(), "")
+	return fmt.Errorf("line %d: syntax error: %s", hi, msg)
+}
+
+// yamlLinePrefix is the parser's own "yaml: line N: " before its message.
+var yamlLinePrefix = regexp.MustCompile(`^yaml: (line \d+: )?`)
 
 // parseEntry checks one entry. On error it still returns the entry with
 // its code when the code could be read, so the message can name it.
@@ -354,38 +440,38 @@ func parseEntry(data []byte, fileLang language.Tag, sets langSets) (*catalogEntr
 	}
 	for name := range members {
 		if !isEntryMember(name) {
-			return e, fmt.Errorf("unknown member %q (want %s)", name, strings.Join(entryMembers, ", "))
+			return e, memberErr(name, "unknown member %q (want %s)", name, strings.Join(entryMembers, ", "))
 		}
 	}
 	if _, ok := members["code"]; !ok {
-		return e, fmt.Errorf("code: missing")
+		return e, memberErr("code", "code: missing")
 	}
 	if e.code == "" {
-		return e, fmt.Errorf("code: empty")
+		return e, memberErr("code", "code: empty")
 	}
 	if !isPlausibleCode(e.code) {
-		return e, fmt.Errorf("code: %q has surrounding space or control characters", e.code)
+		return e, memberErr("code", "code: %q has surrounding space or control characters", e.code)
 	}
 
 	raw, ok := members["status"]
 	if !ok {
-		return e, fmt.Errorf("status: missing")
+		return e, memberErr("status", "status: missing")
 	}
 	if err := json.Unmarshal(raw, &e.status); err != nil {
-		return e, fmt.Errorf("status: want a number within %d-%d, got %s", minStatus, maxStatus, raw)
+		return e, memberErr("status", "status: want a number within %d-%d, got %s", minStatus, maxStatus, raw)
 	}
 	if e.status < minStatus || e.status > maxStatus {
-		return e, fmt.Errorf("status: %d is not within %d-%d", e.status, minStatus, maxStatus)
+		return e, memberErr("status", "status: %d is not within %d-%d", e.status, minStatus, maxStatus)
 	}
 
 	var msg string
 	if raw, ok := members["message"]; !ok {
-		return e, fmt.Errorf("message: missing")
+		return e, memberErr("message", "message: missing")
 	} else if err := json.Unmarshal(raw, &msg); err != nil {
 		return e, memberTypeError("message", "a string", err)
 	}
 	if strings.TrimSpace(msg) == "" {
-		return e, fmt.Errorf("message: empty")
+		return e, memberErr("message", "message: empty")
 	}
 
 	var msgs map[string]string
@@ -399,17 +485,17 @@ func parseEntry(data []byte, fileLang language.Tag, sets langSets) (*catalogEntr
 	for name, text := range msgs {
 		tag, err := language.Parse(name)
 		if err != nil {
-			return e, fmt.Errorf("messages: %q is not a BCP 47 language tag", name)
+			return e, memberErr("messages", "messages: %q is not a BCP 47 language tag", name)
 		}
 		canon := tag.String()
 		if tag == fileLang {
-			return e, fmt.Errorf("messages: %q is the catalog's language, whose message is `message`", name)
+			return e, memberErr("messages", "messages: %q is the catalog's language, whose message is `message`", name)
 		}
 		if _, dup := byTag[canon]; dup {
-			return e, fmt.Errorf("messages: %q appears twice", canon)
+			return e, memberErr("messages", "messages: %q appears twice", canon)
 		}
 		if strings.TrimSpace(text) == "" {
-			return e, fmt.Errorf("messages: the %q message is empty", name)
+			return e, memberErr("messages", "messages: the %q message is empty", name)
 		}
 		byTag[canon] = text
 		tags = append(tags, tag)
@@ -432,7 +518,7 @@ func parseEntry(data []byte, fileLang language.Tag, sets langSets) (*catalogEntr
 			return e, memberTypeError("type", "a string (a URI)", err)
 		}
 		if _, err := url.Parse(e.typ); err != nil || e.typ == "" || strings.ContainsAny(e.typ, " \t\r\n") {
-			return e, fmt.Errorf("type: %q is not a URI", e.typ)
+			return e, memberErr("type", "type: %q is not a URI", e.typ)
 		}
 	}
 	if raw, ok := members["upstream_codes"]; ok {
@@ -442,10 +528,10 @@ func parseEntry(data []byte, fileLang language.Tag, sets langSets) (*catalogEntr
 		seen := map[string]bool{}
 		for _, up := range e.upstreamCodes {
 			if up == "" {
-				return e, fmt.Errorf("upstream_codes: an upstream code is empty")
+				return e, memberErr("upstream_codes", "upstream_codes: an upstream code is empty")
 			}
 			if seen[up] {
-				return e, fmt.Errorf("upstream_codes: %q appears twice", up)
+				return e, memberErr("upstream_codes", "upstream_codes: %q appears twice", up)
 			}
 			seen[up] = true
 		}
@@ -461,16 +547,16 @@ func parseEntry(data []byte, fileLang language.Tag, sets langSets) (*catalogEntr
 			if json.Unmarshal(s, &spec) != nil {
 				var n json.Number // 404 and "404" alike
 				if err := json.Unmarshal(s, &n); err != nil {
-					return e, fmt.Errorf("statuses: want statuses, classes or ranges as strings, got %s", s)
+					return e, memberErr("statuses", "statuses: want statuses, classes or ranges as strings, got %s", s)
 				}
 				spec = n.String()
 			}
 			parsed, err := parseStatusSpec(spec)
 			if err != nil {
-				return e, fmt.Errorf("statuses: %w", err)
+				return e, memberErr("statuses", "statuses: %w", err)
 			}
 			if seen[parsed] {
-				return e, fmt.Errorf("statuses: %s appears twice", spec)
+				return e, memberErr("statuses", "statuses: %s appears twice", spec)
 			}
 			seen[parsed] = true
 			e.statuses = append(e.statuses, spec)
@@ -493,9 +579,23 @@ func isEntryMember(name string) bool {
 func memberTypeError(member, want string, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("%s: want %s, got a JSON %s", member, want, te.Value)
+		return memberErr(member, "%s: want %s, got a JSON %s", member, want, te.Value)
 	}
-	return fmt.Errorf("%s: want %s", member, want)
+	return memberErr(member, "%s: want %s", member, want)
+}
+
+// memberError is an error about one member of a catalog entry, so that
+// it is reported at that member's own line.
+type memberError struct {
+	member string
+	err    error
+}
+
+func (e *memberError) Error() string { return e.err.Error() }
+func (e *memberError) Unwrap() error { return e.err }
+
+func memberErr(member, format string, args ...any) error {
+	return &memberError{member: member, err: fmt.Errorf(format, args...)}
 }
 
 // lineAt is the 1-based line of byte offset off.

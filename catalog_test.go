@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,7 +48,22 @@ func TestCatalogErrors(t *testing.T) {
 		{"unknown member (typo)", map[string]string{"a.json": "{\"errors\":[" + good + ",\n  {\"code\":\"A.2\",\"status\":400,\"message\":\"x\",\"upstream_code\":[\"X\"]}]}"},
 			[]string{"line 2", `errors[1] (code "A.2")`, `unknown member "upstream_code"`}},
 		{"unknown member in yaml", map[string]string{"a.yaml": "errors:\n  - code: A.1\n    status: 404\n    message: Nope.\n    satus: 404\n"},
-			[]string{"line 2", `errors[0] (code "A.1")`, `unknown member "satus"`}},
+			[]string{"line 5", `errors[0] (code "A.1")`, `unknown member "satus"`}},
+		// Every error is reported at the bad member's own line.
+		{"typo on its own line", map[string]string{"a.json": "{\"errors\": [\n  {\n    \"code\": \"A.1\",\n    \"status\": 404,\n    \"message\": \"Nope.\",\n    \"descripton\": \"x\"\n  }\n]}"},
+			[]string{"line 6:", `unknown member "descripton"`}},
+		{"bad status on its own line", map[string]string{"a.json": "{\"errors\": [\n  {\n    \"code\": \"A.1\",\n    \"message\": \"Nope.\",\n    \"status\": 302\n  }\n]}"},
+			[]string{"line 5:", "status: 302 is not within 400-599"}},
+		{"bad yaml member on its own line", map[string]string{"a.yaml": "errors:\n  - code: A.1\n    status: 404\n    message: Nope.\n    messages: {de: \"\"}\n"},
+			[]string{"line 5:", `messages: the "de" message is empty`}},
+		{"duplicate at the status line", map[string]string{"a.json": "{\"errors\":[" + good + ",\n{\"code\":\"A.1\",\n\"message\":\"Again.\",\n\"status\":404}]}"},
+			[]string{"line 4:", `status: code "A.1" with status 404 is already`}},
+		{"yaml member indented too little", map[string]string{"a.yaml": "errors:\n  - code: A.1\n    status: 404\n   message: Nope.\n"},
+			[]string{"line 4: syntax error"}},
+		{"yaml member indented too much", map[string]string{"a.yaml": "errors:\n  - code: A.1\n    status: 404\n      message: Nope.\n"},
+			[]string{"line 4: syntax error"}},
+		{"yaml tab", map[string]string{"a.yaml": "errors:\n  - code: A.1\n\tstatus: 404\n"},
+			[]string{"line 3: syntax error"}},
 		{"missing code", map[string]string{"a.json": `{"errors":[{"status":404,"message":"x"}]}`}, []string{"errors[0]: code: missing"}},
 		{"empty code", map[string]string{"a.json": `{"errors":[{"code":"","status":404,"message":"x"}]}`}, []string{"errors[0]: code: empty"}},
 		{"code not a string", map[string]string{"a.json": `{"errors":[{"code":11,"status":404,"message":"x"}]}`}, []string{"code: want a string, got a JSON number"}},
@@ -81,7 +97,7 @@ func TestCatalogErrors(t *testing.T) {
 			for name := range tt.files {
 				names = append(names, name)
 			}
-			sortStrings(names)
+			slices.Sort(names)
 			for _, name := range names {
 				if tt.name == "unreadable file" {
 					paths = append(paths, filepath.Join(dir, name))
@@ -103,15 +119,6 @@ func TestCatalogErrors(t *testing.T) {
 	}
 }
 
-func sortStrings(s []string) {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-}
 
 // TestCatalogJSONAndYAMLAgree: the two formats of one catalog load alike.
 func TestCatalogJSONAndYAMLAgree(t *testing.T) {
@@ -222,7 +229,7 @@ func TestValidateRejectsBadCatalog(t *testing.T) {
 	if err == nil {
 		t.Fatal("a config with a broken catalog validated")
 	}
-	for _, want := range []string{bad, "line 2", `errors[0] (code "A.1")`, `unknown member "upstream_code"`} {
+	for _, want := range []string{bad, "line 5", `errors[0] (code "A.1")`, `unknown member "upstream_code"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("validate error %q does not name %s", err, want)
 		}

@@ -410,7 +410,7 @@ func exportMarkdown(c contract) []byte {
 			b.WriteString(" No other codes are sent.")
 		}
 		if hc.UpstreamMessage != "none" {
-			fmt.Fprintf(&b, " %q: where the upstream's error body has a message of its own, that message is sent (upstream_message %s).", strings.TrimSpace(upstreamFirstWords), hc.UpstreamMessage)
+			fmt.Fprintf(&b, " A message that starts \"%s\" is replaced by the upstream's own when its error body has one (upstream_message %s); an upstream code listed in a catalog row always gets that row's message.", strings.TrimSpace(upstreamFirstWords), hc.UpstreamMessage)
 		}
 		b.WriteString("\n\n| Status | Code | Message |")
 		for _, l := range hc.Languages {
