@@ -119,7 +119,6 @@ func TestCatalogErrors(t *testing.T) {
 	}
 }
 
-
 // TestCatalogJSONAndYAMLAgree: the two formats of one catalog load alike.
 func TestCatalogJSONAndYAMLAgree(t *testing.T) {
 	dir := t.TempDir()
