@@ -1,10 +1,13 @@
 package errenvelope
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -277,5 +280,95 @@ func TestAPIGCatalog(t *testing.T) {
 	}
 	for _, rw := range rows {
 		t.Run(rw.name, rw.run)
+	}
+}
+
+// TestReloadAfterCatalogEdit: Caddy compares configs, and a catalog's
+// contents are not in the config, so after editing only a catalog a
+// plain `caddy reload` is skipped ("config is unchanged") and the old
+// messages stay; `caddy reload --force` applies the edit, and a broken
+// edit fails it while the running catalog keeps serving.
+func TestReloadAfterCatalogEdit(t *testing.T) {
+	dir := t.TempDir()
+	catalog := filepath.Join(dir, "catalog.json")
+	write := func(msg string) {
+		t.Helper()
+		if err := os.WriteFile(catalog, []byte(`{"errors":[{"code":"R.0404","status":404,"message":"`+msg+`","statuses":["404"]}]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("First text.")
+	const admin, site = "localhost:2997", "127.0.0.1:9097"
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(caddyfile, []byte("{\n\tadmin "+admin+"\n\tpersist_config off\n}\n\nhttp://"+site+" {\n\terror_envelope {\n\t\tcatalog catalog.json\n\t}\n\trespond 404\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := exec.Command(self, "-test.run=^$")
+	run.Dir = dir
+	run.Env = append(os.Environ(), caddyArgsEnv+"=run\n--config\nCaddyfile")
+	var logs bytes.Buffer
+	run.Stdout, run.Stderr = &logs, &logs
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = run.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = run.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = run.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("caddy's output:\n%s", logs.String())
+		}
+	}()
+	message := func() string {
+		t.Helper()
+		var res *http.Response
+		for i := 0; ; i++ {
+			res, err = http.Get("http://" + site + "/x")
+			if err == nil || i == 100 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("caddy does not answer: %v", err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return checkEnvelope(t, body)["error_msg"]
+	}
+	if got := message(); got != "First text." {
+		t.Fatalf("before the edit: %q", got)
+	}
+	write("Second text.")
+	if out, code := caddyCommand(t, dir, "reload", "--config", "Caddyfile", "--address", admin); code != 0 {
+		t.Fatalf("caddy reload exited %d: %s", code, out)
+	}
+	if got := message(); got != "First text." {
+		t.Errorf("after a plain reload: %q, want the old text (Caddy skips an unchanged config)", got)
+	}
+	if out, code := caddyCommand(t, dir, "reload", "--config", "Caddyfile", "--address", admin, "--force"); code != 0 {
+		t.Fatalf("caddy reload --force exited %d: %s", code, out)
+	}
+	if got := message(); got != "Second text." {
+		t.Errorf("after reload --force: %q, want the edited text", got)
+	}
+	if err := os.WriteFile(catalog, []byte(`{"errors":[{"code":"R.0404","status":404,"mesage":"Typo."}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := caddyCommand(t, dir, "reload", "--config", "Caddyfile", "--address", admin, "--force")
+	if code == 0 || !strings.Contains(out, "unknown member") || !strings.Contains(out, "mesage") {
+		t.Errorf("reload --force with a broken catalog: exit %d, %s", code, out)
+	}
+	if got := message(); got != "Second text." {
+		t.Errorf("after a failed reload: %q, want the running catalog's text", got)
 	}
 }

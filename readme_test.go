@@ -21,12 +21,42 @@ import (
 // configs that must run exactly as written.
 const runCaddyEnv = "ERRENVELOPE_TEST_CADDY_RUN"
 
+// caddyArgsEnv, when set, makes the test binary run the caddy command
+// with these arguments (one per line) instead of the tests.
+const caddyArgsEnv = "ERRENVELOPE_TEST_CADDY_ARGS"
+
 // runCaddyIfAsked is called first in TestMain.
 func runCaddyIfAsked() {
 	if cfg := os.Getenv(runCaddyEnv); cfg != "" {
 		os.Args = []string{"caddy", "run", "--config", cfg}
 		caddycmd.Main() // exits
 	}
+	if args := os.Getenv(caddyArgsEnv); args != "" {
+		os.Args = append([]string{"caddy"}, strings.Split(args, "\n")...)
+		caddycmd.Main() // exits on failure
+		os.Exit(0)
+	}
+}
+
+// caddyCommand runs the caddy command (this test binary, with the
+// module) with args, in dir, and returns its output and exit code.
+func caddyCommand(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^$")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), caddyArgsEnv+"="+strings.Join(args, "\n"))
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
 }
 
 // readmeBlock returns the first fenced block of the given language after
