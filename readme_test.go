@@ -2,6 +2,7 @@ package errenvelope
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -167,5 +168,114 @@ func TestREADMEJSONConfig(t *testing.T) {
 	status, env, _ := get("/users/7")
 	if want := fmt.Sprint(map[string]string{"error_msg": "Backend unavailable.", "error_code": "APIG.0201", "service": "gateway", "request_id": env["request_id"]}); status != 502 || fmt.Sprint(env) != want {
 		t.Errorf("backend down: %d %v, want 502 %s", status, env, want)
+	}
+}
+
+// TestREADMEExport: the README's catalog example, its error message for
+// a typo, and the export it shows in three formats are what the tool
+// prints for them.
+func TestREADMEExport(t *testing.T) {
+	catalog := readmeBlock(t, "### The file", "yaml")
+	site := readmeBlock(t, "## Error catalogs", "caddyfile")
+	typoError := strings.TrimSpace(readmeBlock(t, "Had the `ORD.0404` entry above `upstream_code: [NF]` where its `statuses` line is:", ""))
+	mdShown := readmeBlock(t, "`--format markdown`, a table per handler, ready for an API's docs:", "markdown")
+	jsonShown := readmeBlock(t, "`--format json` (the default), one document for machines (abridged: two of its rows):", "json")
+	openapiShown := readmeBlock(t, "placeholders stay as written), with the `X-Request-Id` header when `request_id` is on (abridged):", "json")
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir("catalogs", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	typo := strings.Replace(catalog, `    statuses: ["404"]             # each acts as a map_status rule to this entry`, "    upstream_code: [NF]", 1)
+	if typo == catalog {
+		t.Fatal("the README's catalog has no statuses line to break")
+	}
+	writeFile("catalogs/orders.yaml", typo)
+	_, err := loadCatalogs([]string{"catalogs/orders.yaml"})
+	if want := typoError; err == nil || err.Error() != want {
+		t.Errorf("a typo in the README's catalog gives\n%v\nthe README says\n%s", err, want)
+	}
+
+	writeFile("catalogs/orders.yaml", catalog)
+	writeFile("Caddyfile", site)
+	md, err := errorCatalog("Caddyfile", "", "markdown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := mdShown; string(md) != want {
+		t.Errorf("caddy error-catalog --format markdown prints\n%s\nthe README shows\n%s", md, want)
+	}
+
+	js, err := errorCatalog("Caddyfile", "", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, shown struct {
+		Handlers []map[string]json.RawMessage `json:"handlers"`
+	}
+	if err := json.Unmarshal(js, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(jsonShown), &shown); err != nil {
+		t.Fatal(err)
+	}
+	compact := func(raw json.RawMessage) string {
+		var b bytes.Buffer
+		_ = json.Compact(&b, raw)
+		return b.String()
+	}
+	for k, v := range shown.Handlers[0] {
+		if k == "errors" {
+			continue
+		}
+		if compact(got.Handlers[0][k]) != compact(v) {
+			t.Errorf("the README's JSON says %s: %s, the tool %s", k, compact(v), compact(got.Handlers[0][k]))
+		}
+	}
+	var gotRows, shownRows []json.RawMessage
+	_ = json.Unmarshal(got.Handlers[0]["errors"], &gotRows)
+	_ = json.Unmarshal(shown.Handlers[0]["errors"], &shownRows)
+	for _, row := range shownRows {
+		found := false
+		for _, g := range gotRows {
+			found = found || compact(g) == compact(row)
+		}
+		if !found {
+			t.Errorf("the README's JSON row %s is not in the tool's output", compact(row))
+		}
+	}
+
+	oa, err := errorCatalog("Caddyfile", "", "openapi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type examples struct {
+		Components struct {
+			Responses map[string]struct {
+				Content map[string]struct {
+					Examples map[string]json.RawMessage `json:"examples"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"components"`
+	}
+	var gotDoc, shownDoc examples
+	_ = json.Unmarshal(oa, &gotDoc)
+	if err := json.Unmarshal([]byte(openapiShown), &shownDoc); err != nil {
+		t.Fatal(err)
+	}
+	for name, resp := range shownDoc.Components.Responses {
+		for mt, c := range resp.Content {
+			for ex, v := range c.Examples {
+				if g := gotDoc.Components.Responses[name].Content[mt].Examples[ex]; compact(g) != compact(v) {
+					t.Errorf("the README's OpenAPI example %s %s is\n%s\nthe tool's\n%s", name, ex, compact(v), compact(g))
+				}
+			}
+		}
 	}
 }
