@@ -3,6 +3,8 @@ package errenvelope
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -156,19 +158,11 @@ func TestErrorCatalogOpenAPI(t *testing.T) {
 	// One response per status: every code a status can carry, and no
 	// status claimed twice.
 	if ex := doc.Components.Responses["legacy.450"].Content["application/json"].Examples["LEG.0450"].Value; ex["error_msg"] != "Error" {
-		t.Errorf("no fallback example for 450: %v", keysOf(doc.Components.Responses["legacy.450"].Content["application/json"].Examples))
+		t.Errorf("no fallback example for 450: %v", slices.Collect(maps.Keys(doc.Components.Responses["legacy.450"].Content["application/json"].Examples)))
 	}
 	if n := len(doc.Components.Responses); n != 400 {
 		t.Errorf("%d responses, want 400 (200 statuses of two handlers)", n)
 	}
-}
-
-func keysOf[V any](m map[string]V) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return ks
 }
 
 // validateOpenAPI checks a document against the OpenAPI 3.1 schema.

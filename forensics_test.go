@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 const forensicsAddr = "http://127.0.0.1:9081"
@@ -165,6 +167,8 @@ type series struct {
 	value  float64
 }
 
+// scrapeSeries reads the error_envelope counter's series from the
+// running Caddy's /metrics with Prometheus's own text parser.
 func scrapeSeries(t *testing.T) []series {
 	t.Helper()
 	res, err := http.Get("http://localhost:2999/metrics")
@@ -172,21 +176,17 @@ func scrapeSeries(t *testing.T) []series {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
 	var out []series
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), "caddy_http_error_envelope_responses_total{")
-		if !ok {
-			continue
+	for _, m := range families["caddy_http_error_envelope_responses_total"].GetMetric() {
+		s := series{labels: map[string]string{}, value: m.GetCounter().GetValue()}
+		for _, l := range m.GetLabel() {
+			s.labels[l.GetName()] = l.GetValue()
 		}
-		labels, value, _ := strings.Cut(line, "} ")
-		s := series{labels: map[string]string{}}
-		for _, kv := range strings.Split(labels, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			s.labels[k] = strings.Trim(v, `"`)
-		}
-		s.value, _ = strconv.ParseFloat(value, 64)
 		out = append(out, s)
 	}
 	return out

@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -711,7 +713,7 @@ func checkEnvelope(t *testing.T, body []byte, extra ...string) map[string]string
 	}
 	want := append([]string{"error_msg", "error_code"}, extra...)
 	if len(members) != len(want) {
-		t.Fatalf("envelope %q has members %v, want exactly %v", body, keys(members), want)
+		t.Fatalf("envelope %q has members %v, want exactly %v", body, slices.Collect(maps.Keys(members)), want)
 	}
 	out := map[string]string{}
 	for _, k := range want {
@@ -725,14 +727,6 @@ func checkEnvelope(t *testing.T, body []byte, extra ...string) map[string]string
 		out[k] = s
 	}
 	return out
-}
-
-func keys(m map[string]any) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return ks
 }
 
 // env is the exact envelope this handler writes for msg and code.

@@ -1,7 +1,6 @@
 package errenvelope
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net/http"
@@ -23,37 +22,9 @@ import (
 // endpoint, keyed "outcome/reason".
 func scrapeCounters(t *testing.T) map[string]float64 {
 	t.Helper()
-	res, err := http.Get("http://localhost:2999/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
 	out := map[string]float64{}
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	const name = "caddy_http_error_envelope_responses_total{"
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), name)
-		if !ok {
-			continue
-		}
-		labels, value, _ := strings.Cut(line, "} ")
-		var outcome, reason string
-		for _, kv := range strings.Split(labels, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			v = strings.Trim(v, `"`)
-			switch k {
-			case "outcome":
-				outcome = v
-			case "reason":
-				reason = v
-			}
-		}
-		n, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			t.Fatalf("bad metric line %q", sc.Text())
-		}
-		out[outcome+"/"+reason] += n // summed over routes and upstreams
+	for _, s := range scrapeSeries(t) {
+		out[s.labels["outcome"]+"/"+s.labels["reason"]] += s.value // summed over routes and upstreams
 	}
 	return out
 }
