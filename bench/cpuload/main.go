@@ -23,12 +23,19 @@ import (
 	"sync/atomic"
 )
 
+// headerFlags collects the -H flags.
+type headerFlags []string
+
+func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
+func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
+
 func main() {
 	pid := flag.Int("pid", 0, "the server's process ID")
 	n := flag.Int("n", 20000, "requests to send")
 	c := flag.Int("c", 32, "concurrent connections")
 	want := flag.Int("want", 200, "the status every response must have")
-	header := flag.String("H", "", "a request header, Name: value")
+	var headers headerFlags
+	flag.Var(&headers, "H", "a request header, Name: value (repeatable)")
 	flag.Parse()
 	if *pid == 0 || flag.NArg() != 1 {
 		flag.Usage()
@@ -41,8 +48,10 @@ func main() {
 		if err != nil {
 			return err
 		}
-		if name, value, ok := strings.Cut(*header, ":"); ok {
-			req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+		for _, h := range headers {
+			if name, value, ok := strings.Cut(h, ":"); ok {
+				req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+			}
 		}
 		res, err := client.Do(req)
 		if err != nil {
