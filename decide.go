@@ -147,10 +147,34 @@ func (p *policy) clientFormat(r *http.Request) int {
 	switch {
 	case isGRPCRequest(r):
 		return formatGRPC
-	case p.problem && prefersProblem(r.Header["Accept"]):
+	case p.problem && p.prefersProblem(r.Header["Accept"]):
 		return formatProblem
 	}
 	return formatJSON
+}
+
+// prefersProblem is prefersProblem, remembered per Accept value: browsers
+// and SDKs send the same long Accept with every request.
+func (p *policy) prefersProblem(accept []string) bool {
+	if len(accept) != 1 || len(accept[0]) > maxCachedAccept {
+		return prefersProblem(accept)
+	}
+	if v, ok := p.accepts.get(accept[0]); ok {
+		return v == 1
+	}
+	v := prefersProblem(accept)
+	p.accepts.put(accept[0], boolInt(v))
+	return v
+}
+
+// maxCachedAccept is the longest Accept value remembered.
+const maxCachedAccept = 512
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // requestIDFor is the request_id of a rewrite: the response's

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/text/language"
@@ -104,33 +103,6 @@ func (ls *langSet) pick(r *http.Request) int {
 	}
 	ls.byAcceptLanguage.put(al, i)
 	return i
-}
-
-// choiceCache remembers the language chosen for a header value. It holds
-// at most maxCachedChoices values and starts over when full, so a client
-// sending a new value with each request costs only the matching it would
-// cost anyway.
-type choiceCache struct {
-	mu sync.RWMutex
-	m  map[string]int
-}
-
-const maxCachedChoices = 256
-
-func (c *choiceCache) get(v string) (int, bool) {
-	c.mu.RLock()
-	i, ok := c.m[v]
-	c.mu.RUnlock()
-	return i, ok
-}
-
-func (c *choiceCache) put(v string, i int) {
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxCachedChoices {
-		c.m = make(map[string]int)
-	}
-	c.m[strings.Clone(v)] = i
-	c.mu.Unlock()
 }
 
 // How much of the language headers is read.

@@ -173,10 +173,11 @@ func (ex *exchange) apply(d *decision) error {
 
 // vary adds to Vary what the response's form and language were chosen
 // by: with problem_details on, every examined response varies by Accept;
-// a localized rewrite by the language headers. One merge, before the
+// a localized rewrite (not a gRPC one: its clients read no body) by the
+// language headers. One merge, before the
 // header is written.
 func (p *policy) vary(hdr http.Header, d *decision) {
-	localized := d.lang != nil && d.rewrites()
+	localized := d.lang != nil && d.rewrites() && d.format != formatGRPC
 	switch {
 	case p.problem && localized:
 		addVary(hdr, varyAcceptLanguage)

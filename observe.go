@@ -66,7 +66,7 @@ func (h *Handler) record(r *http.Request, hdr http.Header, repl *caddy.Replacer,
 		fields = append(fields, zap.Error(d.err))
 	} else {
 		fields = append(fields, zap.String("upstream_content_type", headerValue(hdr, "Content-Type")), zap.Int("upstream_size", d.size))
-		if h.KeepBody > 0 {
+		if h.policy.keepBody > 0 {
 			fields = append(fields, zap.String("upstream_body", d.kept))
 		}
 	}

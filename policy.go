@@ -12,7 +12,7 @@ import (
 )
 
 // policy is one handler's compiled configuration. It is immutable once
-// built: requests only read it.
+// built (but for the memo of Accept values): requests only read it.
 type policy struct {
 	examined statusSet // the statuses whose responses are examined
 	rules    *errorMap // map_status, map_code and catalog rules
@@ -30,6 +30,9 @@ type policy struct {
 	problem    bool // problem_details on
 	report     bool // mode report
 	unknown    bool // unknown_codes rewrite
+	// accepts remembers which Accept values prefer problem details: the
+	// one part of the policy that changes, and only as a memo.
+	accepts choiceCache
 }
 
 // Where a code comes from: the `source` of the export's rows.
