@@ -50,8 +50,8 @@ func TestCatalogErrors(t *testing.T) {
 		{"unknown member in yaml", map[string]string{"a.yaml": "errors:\n  - code: A.1\n    status: 404\n    message: Nope.\n    satus: 404\n"},
 			[]string{"line 5", `errors[0] (code "A.1")`, `unknown member "satus"`}},
 		// Every error is reported at the bad member's own line.
-		{"typo on its own line", map[string]string{"a.json": "{\"errors\": [\n  {\n    \"code\": \"A.1\",\n    \"status\": 404,\n    \"message\": \"Nope.\",\n    \"descripton\": \"x\"\n  }\n]}"},
-			[]string{"line 6:", `unknown member "descripton"`}},
+		{"typo on its own line", map[string]string{"a.json": "{\"errors\": [\n  {\n    \"code\": \"A.1\",\n    \"status\": 404,\n    \"message\": \"Nope.\",\n    \"descriptio\": \"x\"\n  }\n]}"},
+			[]string{"line 6:", `unknown member "descriptio"`}},
 		{"bad status on its own line", map[string]string{"a.json": "{\"errors\": [\n  {\n    \"code\": \"A.1\",\n    \"message\": \"Nope.\",\n    \"status\": 302\n  }\n]}"},
 			[]string{"line 5:", "status: 302 is not within 400-599"}},
 		{"bad yaml member on its own line", map[string]string{"a.yaml": "errors:\n  - code: A.1\n    status: 404\n    message: Nope.\n    messages: {de: \"\"}\n"},

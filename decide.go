@@ -82,10 +82,10 @@ func (p *policy) decideHeld(hw *holdWriter, r *http.Request, repl *caddy.Replace
 	if d.reason == reasonConforming && d.format == formatGRPC {
 		d.reason = reasonFormat // a gRPC client cannot read JSON
 	}
-	switch {
-	case d.reason == reasonConforming || d.reason == reasonHead:
+	switch d.reason {
+	case reasonConforming, reasonHead:
 		d.outcome, d.code = outcomePassed, v.code
-	case d.reason == reasonFormat:
+	case reasonFormat:
 		// A conforming envelope in another form: its own code and
 		// message, untouched by the rules.
 		d.outcome, d.code, d.msg = outcomeRewritten, v.code, p.cleanMessage(v.words.msg)

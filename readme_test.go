@@ -3,6 +3,7 @@ package errenvelope
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -52,7 +53,8 @@ func caddyCommand(t *testing.T, dir string, args ...string) (string, int) {
 	cmd.Env = append(os.Environ(), caddyArgsEnv+"="+strings.Join(args, "\n"))
 	out, err := cmd.CombinedOutput()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
