@@ -38,11 +38,11 @@ type catalogEntry struct {
 }
 
 // message returns the entry's message in the language the client
-// prefers, and the Content-Language value of that language (nil when the
+// prefers, and the Content-Language value of that language ("" when the
 // entry speaks one language only, and so does not vary by client).
-func (e *catalogEntry) message(r *http.Request) (template, []string) {
+func (e *catalogEntry) message(r *http.Request) (template, string) {
 	if e.langs == nil {
-		return e.texts[0], nil
+		return e.texts[0], ""
 	}
 	i := e.langs.pick(r)
 	return e.texts[i], e.langs.names[i]

@@ -150,7 +150,7 @@ errors:
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("json entry %+v\nyaml entry %+v", a, b)
 	}
-	if a.langs.names[1][0] != "zh-CN" || a.texts[1].s != "请求体非法。" || a.statuses[0] != "400" {
+	if a.langs.names[1] != "zh-CN" || a.texts[1].s != "请求体非法。" || a.statuses[0] != "400" {
 		t.Fatalf("entry %+v", a)
 	}
 }

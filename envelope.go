@@ -81,19 +81,20 @@ func (p *policy) appendMembers(dst []byte, msg, code, requestID string, repl *ca
 // staticEnvelope is the envelope of one status, encoded once: one body,
 // or one per language when its message is a localized catalog message.
 type staticEnvelope struct {
-	bodies [][]byte
-	msgs   []string // the message of each body
-	langs  *langSet
+	bodies  [][]byte
+	lengths []string // the Content-Length of each body
+	msgs    []string // the message of each body
+	langs   *langSet
 }
 
-// pick returns the body and message for the client's language, and that
+// pick returns the index of the body for the client's language, and that
 // language when the message is localized.
-func (s *staticEnvelope) pick(r *http.Request) ([]byte, string, []string) {
+func (s *staticEnvelope) pick(r *http.Request) (int, string) {
 	if s.langs == nil {
-		return s.bodies[0], s.msgs[0], nil
+		return 0, ""
 	}
 	i := s.langs.pick(r)
-	return s.bodies[i], s.msgs[i], s.langs.names[i]
+	return i, s.langs.names[i]
 }
 
 const hexDigits = "0123456789abcdef"

@@ -216,11 +216,11 @@ func (p *policy) codeAllowed(code string) bool {
 
 // ruleText renders a rule's message: its own, else its catalog entry's in
 // the client's language. lang is the Content-Language of a localized
-// message, nil otherwise.
-func (p *policy) ruleText(own template, entry *catalogEntry, r *http.Request, repl *caddy.Replacer) (msg string, lang []string) {
+// message, "" otherwise.
+func (p *policy) ruleText(own template, entry *catalogEntry, r *http.Request, repl *caddy.Replacer) (msg, lang string) {
 	if own.s != "" {
 		if msg := p.cleanMessage(own.render(repl)); msg != "" {
-			return msg, nil
+			return msg, ""
 		}
 	}
 	if entry != nil {
@@ -229,14 +229,15 @@ func (p *policy) ruleText(own template, entry *catalogEntry, r *http.Request, re
 			return msg, lang
 		}
 	}
-	return "", nil
+	return "", ""
 }
 
 // choose picks error_code and error_msg for a rewritten response (§4,
 // §10.2) into d, from what the upstream said (zero for gateway errors and
-// bodies that say nothing usable), the operator's rules and the catalog.
-// When the response takes nothing from the upstream and d's form allows
-// it, d.body is the status's envelope, encoded once at load.
+// bodies that say nothing usable), the operator's rules and the catalog,
+// and the problem type that goes with them. When the response takes
+// nothing from the upstream and d's form allows it, d.body is the
+// status's envelope, encoded once at load.
 func (p *policy) choose(d *decision, up upstreamWords, r *http.Request, repl *caddy.Replacer) {
 	m := p.rules
 	status := d.status
@@ -245,25 +246,28 @@ func (p *policy) choose(d *decision, up upstreamWords, r *http.Request, repl *ca
 	if up.code != "" && m.byCode != nil {
 		rule = m.byCode[up.code]
 	}
+	var via *catalogEntry // the catalog entry the message comes from
 	fromStatus := false
 	switch {
 	case rule != nil:
-		d.code = rule.code
-		d.msg, d.lang = p.ruleText(rule.msg, m.ruleEntry(rule.entry, status), r, repl)
+		d.code, via = rule.code, m.ruleEntry(rule.entry, status)
+		d.msg, d.lang = p.ruleText(rule.msg, via, r, repl)
 	case up.errorCode != "" && p.codeAllowed(up.errorCode):
 		d.code = up.errorCode
 	default:
-		d.code, fromStatus = res.code, true
+		d.code, fromStatus, via = res.code, true, res.entry
 	}
+	d.typ = p.problemType(d.code, status, via)
 	if d.msg == "" && up.msg != "" && p.upstreamOK.has(status) {
 		d.msg = p.cleanMessage(up.msg)
 	}
 	if d.msg == "" && fromStatus {
-		if res.static != nil {
-			var body []byte
-			body, d.msg, d.lang = res.static.pick(r)
+		if s := res.static; s != nil {
+			var i int
+			i, d.lang = s.pick(r)
+			d.msg = s.msgs[i]
 			if d.format == formatJSON && d.requestID == "" {
-				d.body = body
+				d.body, d.length = s.bodies[i], s.lengths[i]
 			}
 			return
 		}

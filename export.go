@@ -106,7 +106,7 @@ func (p *policy) responses(h *Handler) []statusResponse {
 				x.description = strings.TrimSpace(e.description + " " + x.description)
 			}
 			if p.problem {
-				x.problem = p.appendProblem(nil, st, d.msg, d.code, rid, nil)
+				x.problem = p.appendProblem(nil, st, d.msg, d.code, d.typ, rid, nil)
 			}
 			sr.examples = append(sr.examples, x)
 		}
@@ -349,7 +349,7 @@ func entryTexts(e *catalogEntry) (string, map[string]string) {
 	}
 	msgs := map[string]string{}
 	for i := 1; i < len(e.texts); i++ {
-		msgs[e.langs.names[i][0]] = e.texts[i].s
+		msgs[e.langs.names[i]] = e.texts[i].s
 	}
 	return e.texts[0].s, msgs
 }

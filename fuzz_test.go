@@ -270,7 +270,7 @@ func FuzzLanguagePick(f *testing.F) {
 			t.Fatalf("pick = %d of %d languages", i, len(entry.texts))
 		}
 		msg, lang := entry.message(r)
-		if lang[0] != entry.langs.names[i][0] || msg.s != entry.texts[i].s {
+		if lang != entry.langs.names[i] || msg.s != entry.texts[i].s {
 			t.Fatalf("message %q in %v, want language %d", msg.s, lang, i)
 		}
 	})

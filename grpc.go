@@ -67,8 +67,6 @@ func grpcPercentEncode(msg string) string {
 	return b.String()
 }
 
-var grpcContentTypeValue = []string{"application/grpc"}
-
 // writeGRPC answers a gRPC request with a trailers-only response: status
 // 200, the gRPC status in the header section and no body, which gRPC
 // clients read as the call's status.
@@ -79,12 +77,13 @@ func writeGRPC(w http.ResponseWriter, d *decision) {
 	}
 	dropTrailers(hdr)
 	delete(hdr, "Content-Length")
-	hdr["Content-Type"] = grpcContentTypeValue
-	hdr["Grpc-Status"] = []string{strconv.Itoa(grpcCode(d.status))}
-	hdr["Grpc-Message"] = []string{grpcPercentEncode(d.msg)}
-	hdr["Error-Code"] = []string{d.code}
+	hv := ownedValues(5)
+	hdr["Content-Type"] = hv.one("application/grpc")
+	hdr["Grpc-Status"] = hv.one(strconv.Itoa(grpcCode(d.status)))
+	hdr["Grpc-Message"] = hv.one(grpcPercentEncode(d.msg))
+	hdr["Error-Code"] = hv.one(d.code)
 	if d.requestID != "" {
-		hdr["X-Request-Id"] = []string{d.requestID}
+		hdr["X-Request-Id"] = hv.one(d.requestID)
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -294,6 +294,14 @@ http://127.0.0.1:9080 {
 		error_envelope
 		reverse_proxy CLOSED
 	}
+	handle_path /edited/* {
+		header >Content-Type "charset=utf-8" "charset=UTF-8"
+		header >Vary "Accept" "Origin"
+		error_envelope {
+			problem_details on
+		}
+		reverse_proxy UPSTREAM
+	}
 	handle_path /slow/* {
 		error_envelope
 		reverse_proxy UPSTREAM {

@@ -375,3 +375,22 @@ func TestRequestIDAndFields(t *testing.T) {
 		}
 	})
 }
+
+// TestHeaderEditsStayInTheirResponse: Caddy's header handler edits header
+// values in place; an edit of one rewritten response's Content-Type or
+// Vary must not reach any other response.
+func TestHeaderEditsStayInTheirResponse(t *testing.T) {
+	startGateway(t)
+	page := reply{status: 404, header: h("Content-Type", ctHTML), body: "<h1>Not Found</h1>"}
+	for i := 0; i < 3; i++ {
+		row{name: "edited by the header handler", route: "/edited", reply: page, wantStatus: 404,
+			wantBody:   env("Not Found", "GATEWAY.0404"),
+			wantHeader: h("Content-Type", "application/json; charset=UTF-8", "Vary", "Origin")}.run(t)
+		row{name: "not edited", route: "/default", reply: page, wantStatus: 404,
+			wantBody: env("Not Found", "GATEWAY.0404"), envelope: true,
+			wantHeader: h("Content-Type", envHeader, "Vary", "")}.run(t)
+		row{name: "vary not edited", route: "/diff-legacy", reply: page, wantStatus: 404,
+			wantBody: env("Not here.", "LEG.0001"), envelope: true,
+			wantHeader: h("Content-Type", envHeader, "Vary", "Accept")}.run(t)
+	}
+}

@@ -16,7 +16,7 @@ import (
 // that speak the same languages share one langSet, and so one matcher.
 type langSet struct {
 	tags    []language.Tag
-	names   [][]string // Content-Language values by index, as shared header slices
+	names   []string // Content-Language values by index
 	matcher language.Matcher
 	// What the language headers' values chose before: clients send few
 	// distinct values, and matching one costs microseconds.
@@ -26,7 +26,7 @@ type langSet struct {
 func newLangSet(tags []language.Tag) *langSet {
 	ls := &langSet{tags: tags, matcher: language.NewMatcher(tags)}
 	for _, t := range tags {
-		ls.names = append(ls.names, []string{t.String()})
+		ls.names = append(ls.names, t.String())
 	}
 	return ls
 }
@@ -120,14 +120,14 @@ func (ls *langSet) match(tags ...language.Tag) int {
 }
 
 // varySet is what a response adds to Vary: its tokens, and the value of
-// a Vary that held none of them before, made once and never modified.
+// a Vary that held none of them before.
 type varySet struct {
 	tokens []string
-	value  []string
+	joined string
 }
 
 func newVarySet(tokens ...string) varySet {
-	return varySet{tokens: tokens, value: []string{strings.Join(tokens, ", ")}}
+	return varySet{tokens: tokens, joined: strings.Join(tokens, ", ")}
 }
 
 // A localized rewrite varies by the language headers; with
@@ -140,11 +140,12 @@ var (
 
 // addVary adds the tokens of vs to the response's Vary header, in one
 // value, keeping every value already there and adding none it already
-// names (or when it is `*`).
+// names (or when it is `*`). The slice is always a fresh one: Caddy's
+// header handler edits header values in place.
 func addVary(hdr http.Header, vs varySet) {
 	have := hdr["Vary"]
 	if len(have) == 0 {
-		hdr["Vary"] = vs.value
+		hdr["Vary"] = []string{vs.joined}
 		return
 	}
 	if httpguts.HeaderValuesContainsToken(have, "*") {
@@ -157,7 +158,6 @@ func addVary(hdr http.Header, vs varySet) {
 		}
 	}
 	if len(add) > 0 {
-		// A fresh slice: the upstream's may be shared.
 		hdr["Vary"] = append(have[:len(have):len(have)], strings.Join(add, ", "))
 	}
 }

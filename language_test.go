@@ -40,7 +40,7 @@ func TestPick(t *testing.T) {
 			if tt.al != "" {
 				r.Header.Set("Accept-Language", tt.al)
 			}
-			if got := ls.names[ls.pick(r)][0]; got != tt.want {
+			if got := ls.names[ls.pick(r)]; got != tt.want {
 				t.Errorf("round %d: X-Language %q, Accept-Language %.40q: got %s, want %s", round, tt.x, tt.al, got, tt.want)
 			}
 		}

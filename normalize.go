@@ -24,8 +24,6 @@ var bodyHeaders = []string{
 
 const jsonContentType = "application/json; charset=utf-8"
 
-var jsonContentTypeValue = []string{jsonContentType}
-
 // errUpstreamAborted stands for a response that broke off while it was
 // being held (reverse_proxy panics with http.ErrAbortHandler then).
 var errUpstreamAborted = errors.New("response aborted while its body was read")
@@ -177,7 +175,7 @@ func (ex *exchange) apply(d *decision) error {
 // language headers. One merge, before the
 // header is written.
 func (p *policy) vary(hdr http.Header, d *decision) {
-	localized := d.lang != nil && d.rewrites() && d.format != formatGRPC
+	localized := d.lang != "" && d.rewrites() && d.format != formatGRPC
 	switch {
 	case p.problem && localized:
 		addVary(hdr, varyAcceptLanguage)
@@ -192,31 +190,32 @@ func (p *policy) vary(hdr http.Header, d *decision) {
 // §2: the status and every header kept but those that describe the
 // replaced body. A localized message adds its Content-Language.
 func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decision, repl *caddy.Replacer) {
-	body := d.body
+	body, length := d.body, d.length
 	if body == nil {
 		if d.format == formatProblem {
-			body = p.appendProblem(make([]byte, 0, 192), d.status, d.msg, d.code, d.requestID, repl)
+			body = p.appendProblem(make([]byte, 0, 192), d.status, d.msg, d.code, d.typ, d.requestID, repl)
 		} else {
 			body = p.appendEnvelope(make([]byte, 0, 128), d.msg, d.code, d.requestID, repl)
 		}
+		length = strconv.Itoa(len(body))
 	}
 	hdr := w.Header()
 	for _, k := range bodyHeaders {
 		delete(hdr, k)
 	}
 	dropTrailers(hdr)
-	// Shared, never-modified value slices spare two allocations per
-	// rewrite; net/http and Caddy replace header values, never edit them.
-	hdr["Content-Type"] = jsonContentTypeValue
+	ct := jsonContentType
 	if d.format == formatProblem {
-		hdr["Content-Type"] = problemContentTypeValue
+		ct = problemType
 	}
-	hdr["Content-Length"] = contentLength(len(body))
+	hv := ownedValues(4)
+	hdr["Content-Type"] = hv.one(ct)
+	hdr["Content-Length"] = hv.one(length)
 	if d.requestID != "" {
-		hdr["X-Request-Id"] = []string{d.requestID}
+		hdr["X-Request-Id"] = hv.one(d.requestID)
 	}
-	if d.lang != nil {
-		hdr["Content-Language"] = d.lang
+	if d.lang != "" {
+		hdr["Content-Language"] = hv.one(d.lang)
 	}
 	w.WriteHeader(d.status)
 	if r.Method != http.MethodHead {
@@ -224,18 +223,16 @@ func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decisio
 	}
 }
 
-// contentLengths are the Content-Length values of the body sizes most
-// envelopes have, made once and shared (never modified).
-var contentLengths = func() (v [4096][]string) {
-	for n := range v {
-		v[n] = []string{strconv.Itoa(n)}
-	}
-	return v
-}()
+// headerValues hands out one-value header slices from one allocation.
+// Each response owns its values: Caddy's header handler edits values in
+// place, so a value slice shared between responses would change them all.
+type headerValues []string
 
-func contentLength(n int) []string {
-	if n < len(contentLengths) {
-		return contentLengths[n]
-	}
-	return []string{strconv.Itoa(n)}
+func ownedValues(n int) headerValues { return make(headerValues, 0, n) }
+
+// one returns a slice holding just v, which no other slice can grow into.
+func (hv *headerValues) one(v string) []string {
+	*hv = append(*hv, v)
+	n := len(*hv)
+	return (*hv)[n-1 : n : n]
 }

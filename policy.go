@@ -8,6 +8,7 @@ package errenvelope
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -341,6 +342,7 @@ func (p *policy) encodeStatic() {
 			}
 			body := p.appendEnvelope(nil, msg, res.code, "", nil)
 			s.bodies = append(s.bodies, body)
+			s.lengths = append(s.lengths, strconv.Itoa(len(body)))
 			s.msgs = append(s.msgs, msg)
 		}
 		res.static = s

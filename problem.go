@@ -14,7 +14,6 @@ import (
 
 const problemType = "application/problem+json"
 
-var problemContentTypeValue = []string{problemType}
 
 // prefersProblem reports whether Accept ranks application/problem+json
 // above application/json by q value. A tie, `*/*` alone or no Accept
@@ -72,13 +71,20 @@ func qOf(params string) float64 {
 	return 1
 }
 
+// problemType is the problem `type` of code at status: the type of the
+// catalog entry of the code for the status, else of the entry whose
+// message is sent (via), else of the code's first entry; about:blank when
+// that entry has none.
+func (p *policy) problemType(code string, status int, via *catalogEntry) string {
+	if e := p.rules.catalog.entryOr(code, status, via); e != nil && e.typ != "" {
+		return e.typ
+	}
+	return "about:blank"
+}
+
 // appendProblem encodes the problem details of a rewrite: type, title,
 // status, detail, then the envelope's members.
-func (p *policy) appendProblem(dst []byte, status int, msg, code, requestID string, repl *caddy.Replacer) []byte {
-	typ := "about:blank"
-	if entry := p.rules.catalog.entryFor(code, status); entry != nil && entry.typ != "" {
-		typ = entry.typ
-	}
+func (p *policy) appendProblem(dst []byte, status int, msg, code, typ, requestID string, repl *caddy.Replacer) []byte {
 	dst = append(dst, `{"type":`...)
 	dst = appendJSONString(dst, typ)
 	dst = append(dst, `,"title":`...)
