@@ -14,7 +14,6 @@ import (
 
 const problemType = "application/problem+json"
 
-
 // prefersProblem reports whether Accept ranks application/problem+json
 // above application/json by q value. A tie, `*/*` alone or no Accept
 // mean the envelope.
