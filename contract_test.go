@@ -8,6 +8,7 @@ package errenvelope
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -239,6 +240,11 @@ func checkStatuses(t *testing.T, route string, hc handlerContract, doc openAPIDo
 			_, body, _ := sent(t, route, page, h("Accept", ctProblem))
 			if want := doc.example(hc.Label, st, ctProblem, name); !bytes.Equal(body, want) {
 				t.Errorf("%d as problem details: sent\n%s\nOpenAPI example\n%s", st, body, want)
+			}
+			var problem struct{ Type string }
+			_ = json.Unmarshal(body, &problem)
+			if want := cmp.Or(row.Type, "about:blank"); problem.Type != want {
+				t.Errorf("%d as problem details: type %q, the row says %q", st, problem.Type, want)
 			}
 		}
 	}

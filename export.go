@@ -24,6 +24,7 @@ type handlerContract struct {
 	Label           string          `json:"label"`
 	Name            string          `json:"name,omitempty"`
 	Server          string          `json:"server"`
+	Mode            string          `json:"mode"`
 	Catalogs        []string        `json:"catalogs,omitempty"`
 	Languages       []string        `json:"languages,omitempty"`
 	UnknownCodes    string          `json:"unknown_codes"`
@@ -42,6 +43,29 @@ type handlerContract struct {
 type statusResponse struct {
 	status   int
 	examples []example
+}
+
+// uniqueName names an example by its code, else by its code and the
+// upstream code it comes from, else with a number: component names are
+// keys, and no example may hide another.
+func (sr *statusResponse) uniqueName(code, via string) string {
+	taken := func(name string) bool {
+		return slices.ContainsFunc(sr.examples, func(x example) bool { return x.name == name })
+	}
+	name := componentName(code)
+	if !taken(name) {
+		return name
+	}
+	if via != "" {
+		if name = componentName(code + ".from." + via); !taken(name) {
+			return name
+		}
+	}
+	base := name
+	for i := 2; taken(name); i++ {
+		name = base + "." + strconv.Itoa(i)
+	}
+	return name
 }
 
 // example is one body of a status: the envelope, and the problem details
@@ -86,15 +110,12 @@ func (p *policy) responses(h *Handler) []statusResponse {
 			d := decision{status: st, requestID: rid}
 			p.choose(&d, up, nil, nil)
 			env := p.appendEnvelope(nil, d.msg, d.code, rid, nil)
-			name := componentName(d.code)
 			for _, x := range sr.examples {
 				if x.code == d.code && bytes.Equal(x.envelope, env) {
 					return
 				}
-				if x.name == name {
-					name = componentName(d.code + ".from." + via)
-				}
 			}
+			name := sr.uniqueName(d.code, via)
 			x := example{name: name, code: d.code, summary: d.msg, envelope: env}
 			if via != "" {
 				x.description = "When the upstream's error body has the code " + via + "."
@@ -155,14 +176,15 @@ const upstreamFirstWords = "Upstream's message, else: "
 // Messages of rows whose text depends on the response, in words.
 const (
 	msgReasonPhrase = "(the status's reason phrase)"
-	msgStatusRule   = "(the message of the status's map_status rule, else the status's reason phrase)"
+	msgStatusRule   = "(the message of the status's map_status or catalog statuses rule, else the status's reason phrase)"
 	msgCodeCatalog  = "(the catalog message of the code for the response's status, else its first)"
 )
 
 // rowKey groups the statuses that a client sees alike.
 type rowKey struct {
 	source, code, own string
-	entry             *catalogEntry
+	entry             *catalogEntry // the entry whose message is sent
+	about             *catalogEntry // the entry that describes the code (type, description)
 	phrase, upFirst   bool
 }
 
@@ -172,9 +194,12 @@ func (h *Handler) contract(label, server string) handlerContract {
 	p := h.policy
 	m := p.rules
 	hc := handlerContract{
-		Label: label, Name: h.Name, Server: server, Catalogs: h.Catalogs,
-		UnknownCodes: "pass", UpstreamMessage: h.UpstreamMessage,
+		Label: label, Name: h.Name, Server: server, Catalogs: h.Catalogs, Mode: "rewrite",
+		UnknownCodes: "pass", UpstreamMessage: strings.ToLower(h.UpstreamMessage),
 		CodePattern: h.CodePattern, RequestID: p.requestID.s != "", ProblemDetails: p.problem,
+	}
+	if p.report {
+		hc.Mode = "report"
 	}
 	if p.unknown {
 		hc.UnknownCodes = "rewrite"
@@ -194,10 +219,10 @@ func (h *Handler) contract(label, server string) handlerContract {
 			continue
 		}
 		res := p.resolution(st)
-		k := rowKey{source: res.source, code: res.code, upFirst: p.upstreamOK.has(st)}
+		k := rowKey{source: res.source, code: res.code, upFirst: p.upstreamOK.has(st), about: m.catalog.entryOr(res.code, st, res.entry)}
 		switch {
 		case res.own.s != "":
-			k.own = res.own.s
+			k.own = p.cleanMessage(res.own.s)
 		case res.entry != nil:
 			k.entry = res.entry
 			if res.source == sourceFallback {
@@ -213,8 +238,10 @@ func (h *Handler) contract(label, server string) handlerContract {
 		if row == nil {
 			row = &contractError{Code: k.code, Source: k.source, Message: k.own, UpstreamFirst: k.upFirst, entry: k.entry, phrase: k.phrase}
 			if k.entry != nil {
-				row.describe(k.entry, m)
+				row.Message, row.Messages = p.entryTexts(k.entry)
+				row.UpstreamCodes = mappedTo(k.entry, m)
 			}
+			row.explain(k.about)
 			byKey[k] = row
 			rows = append(rows, row)
 		}
@@ -255,7 +282,9 @@ func (h *Handler) contract(label, server string) handlerContract {
 				continue
 			}
 			row := &contractError{Code: e.code, Source: sourceCatalog, statuses: []int{e.status}, entry: e}
-			row.describe(e, m)
+			row.Message, row.Messages = p.entryTexts(e)
+			row.UpstreamCodes = mappedTo(e, m)
+			row.explain(e)
 			rows = append(rows, row)
 		}
 	}
@@ -266,13 +295,17 @@ func (h *Handler) contract(label, server string) handlerContract {
 		key := [2]string{r.ErrorCode, r.ErrorMsg}
 		row := codeRows[key]
 		if row == nil {
-			row = &contractError{Code: r.ErrorCode, Source: sourceMapCode, Message: r.ErrorMsg}
+			row = &contractError{Code: r.ErrorCode, Source: sourceMapCode, Message: p.cleanMessage(r.ErrorMsg)}
+			es := m.catalog.entriesOf(r.ErrorCode)
+			if len(es) == 1 {
+				row.explain(es[0])
+			}
 			if row.Message == "" {
 				// The upstream's message first, then the code's.
 				row.UpstreamFirst = !p.upstreamOK.empty()
-				switch es := m.catalog.entriesOf(r.ErrorCode); {
+				switch {
 				case len(es) == 1:
-					row.Message, row.Messages = entryTexts(es[0])
+					row.Message, row.Messages = p.entryTexts(es[0])
 				case len(es) > 1:
 					row.Message = msgCodeCatalog
 				default:
@@ -319,17 +352,24 @@ func (h *Handler) contract(label, server string) handlerContract {
 	return hc
 }
 
-// describe fills a row from the catalog entry whose message it sends:
-// the message, translations, description, type, and the upstream codes
-// mapped to the entry (and not taken over by a map_code line).
-func (row *contractError) describe(e *catalogEntry, m *errorMap) {
-	row.Message, row.Messages = entryTexts(e)
-	row.Description, row.Type = e.description, e.typ
+// explain gives a row the description and problem type of the catalog
+// entry that describes its code, if any.
+func (row *contractError) explain(e *catalogEntry) {
+	if e != nil {
+		row.Description, row.Type = e.description, e.typ
+	}
+}
+
+// mappedTo lists the upstream codes mapped to entry e (and not taken over
+// by a map_code line).
+func mappedTo(e *catalogEntry, m *errorMap) []string {
+	var ups []string
 	for _, up := range e.upstreamCodes {
 		if m.byCode[up].entry == e {
-			row.UpstreamCodes = append(row.UpstreamCodes, up)
+			ups = append(ups, up)
 		}
 	}
+	return ups
 }
 
 // covered reports whether a row already sends entry e at its status.
@@ -342,16 +382,17 @@ func covered(rows []*contractError, e *catalogEntry) bool {
 	return false
 }
 
-// entryTexts returns an entry's message and its translations by language.
-func entryTexts(e *catalogEntry) (string, map[string]string) {
+// entryTexts returns an entry's message and its translations by
+// language, cleaned as the handler cleans them before it sends them.
+func (p *policy) entryTexts(e *catalogEntry) (string, map[string]string) {
 	if e.langs == nil {
-		return e.texts[0].s, nil
+		return p.cleanMessage(e.texts[0].s), nil
 	}
 	msgs := map[string]string{}
 	for i := 1; i < len(e.texts); i++ {
-		msgs[e.langs.names[i]] = e.texts[i].s
+		msgs[e.langs.names[i]] = p.cleanMessage(e.texts[i].s)
 	}
-	return e.texts[0].s, msgs
+	return p.cleanMessage(e.texts[0].s), msgs
 }
 
 // runs splits sorted statuses into runs of consecutive ones.
@@ -404,14 +445,18 @@ func exportMarkdown(c contract) []byte {
 		}
 		last := len(members) - 1
 		fmt.Fprintf(&b, "Every error is a JSON object with the members %s and %s.", strings.Join(members[:last], ", "), members[last])
+		if hc.Mode == "report" {
+			b.WriteString(" This handler is in report mode: it changes no response, and the table says what it would send.")
+		}
 		if hc.UnknownCodes == "pass" {
-			b.WriteString(" Backends may also send codes of their own.")
+			b.WriteString(" Backends may also send codes of their own, with their own messages.")
 		} else {
 			b.WriteString(" No other codes are sent.")
 		}
 		if hc.UpstreamMessage != "none" {
-			fmt.Fprintf(&b, " A message that starts \"%s\" is replaced by the upstream's own when its error body has one (upstream_message %s); an upstream code listed in a catalog row always gets that row's message.", strings.TrimSpace(upstreamFirstWords), hc.UpstreamMessage)
+			fmt.Fprintf(&b, " A message that starts \"%s\" is replaced by the upstream's own when its error body has one (upstream_message %s).", strings.TrimSpace(upstreamFirstWords), hc.UpstreamMessage)
 		}
+		b.WriteString(" An upstream code listed in a catalog row gets the row's code, with the catalog's message of that code for the response's status.")
 		b.WriteString("\n\n| Status | Code | Message |")
 		for _, l := range hc.Languages {
 			fmt.Fprintf(&b, " %s |", mdCell(l))

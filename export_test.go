@@ -253,3 +253,37 @@ func TestOpenAPIEnumUnderUnknownCodesRewrite(t *testing.T) {
 		t.Errorf("enum = %q, want %q", got, want)
 	}
 }
+
+// TestOpenAPIExampleNamesAreUnique: codes mapped from upstream codes whose
+// names make the same component name each keep their example.
+func TestOpenAPIExampleNamesAreUnique(t *testing.T) {
+	h := Handler{Name: "n", MapCode: []CodeRule{
+		{UpstreamCode: "X", ErrorCode: "D", ErrorMsg: "m0"},
+		{UpstreamCode: "ERR:1", ErrorCode: "D", ErrorMsg: "m1"},
+		{UpstreamCode: "ERR_1", ErrorCode: "D", ErrorMsg: "m2"},
+	}}
+	if err := h.compile(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exportOpenAPI(contract{Handlers: []handlerContract{h.contract("n", "srv0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateOpenAPI(t, out)
+	var doc openAPIDoc
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var summaries []string
+	for _, ex := range doc.Components.Responses["n.400"].Content["application/json"].Examples {
+		var v struct {
+			Msg string `json:"error_msg"`
+		}
+		_ = json.Unmarshal(ex.Value, &v)
+		summaries = append(summaries, v.Msg)
+	}
+	slices.Sort(summaries)
+	if got := strings.Join(summaries, ","); got != "Bad Request,m0,m1,m2" {
+		t.Errorf("examples of 400 say %s, want Bad Request, m0, m1 and m2", got)
+	}
+}

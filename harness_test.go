@@ -477,8 +477,9 @@ http://127.0.0.1:9080 {
 			name diff-none
 			statuses 400-499 502-504
 			upstream_message none
+			max_message 16
 			catalog testdata/payments.yaml
-			map_status 5xx APIG.0500
+			map_status 5xx APIG.0500 "  The backend   service failed. "
 			map_code X_ONE APIG.0001
 		}
 		reverse_proxy UPSTREAM
