@@ -1,12 +1,10 @@
 package errenvelope
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -303,46 +301,10 @@ func TestReloadAfterCatalogEdit(t *testing.T) {
 	if err := os.WriteFile(caddyfile, []byte("{\n\tadmin "+admin+"\n\tpersist_config off\n}\n\nhttp://"+site+" {\n\terror_envelope {\n\t\tcatalog catalog.json\n\t}\n\trespond 404\n}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := exec.Command(self, "-test.run=^$")
-	run.Dir = dir
-	run.Env = append(os.Environ(), caddyArgsEnv+"=run\n--config\nCaddyfile")
-	var logs bytes.Buffer
-	run.Stdout, run.Stderr = &logs, &logs
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = run.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = run.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = run.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("caddy's output:\n%s", logs.String())
-		}
-	}()
+	startCaddy(t, dir, "run", "--config", "Caddyfile")
 	message := func() string {
 		t.Helper()
-		var res *http.Response
-		for i := 0; ; i++ {
-			res, err = http.Get("http://" + site + "/x")
-			if err == nil || i == 100 {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("caddy does not answer: %v", err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		_, body := getUntilUp(t, "http://"+site+"/x")
 		return checkEnvelope(t, body)["error_msg"]
 	}
 	if got := message(); got != "First text." {

@@ -227,15 +227,7 @@ func TestErrorCatalogCommand(t *testing.T) {
 // TestOpenAPIEnumUnderUnknownCodesRewrite: with unknown_codes rewrite the
 // envelope's error_code is an enum of every code the handler sends.
 func TestOpenAPIEnumUnderUnknownCodesRewrite(t *testing.T) {
-	h := Handler{Name: "strict", Catalogs: []string{"testdata/orders.json"}, UnknownCodes: "rewrite"}
-	if err := h.compile(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exportOpenAPI(contract{Handlers: []handlerContract{h.contract("strict", "srv0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	validateOpenAPI(t, out)
+	out := openAPIOf(t, &Handler{Name: "strict", Catalogs: []string{"testdata/orders.json"}, UnknownCodes: "rewrite"})
 	var doc struct {
 		Components struct {
 			Schemas map[string]struct {
@@ -257,19 +249,11 @@ func TestOpenAPIEnumUnderUnknownCodesRewrite(t *testing.T) {
 // TestOpenAPIExampleNamesAreUnique: codes mapped from upstream codes whose
 // names make the same component name each keep their example.
 func TestOpenAPIExampleNamesAreUnique(t *testing.T) {
-	h := Handler{Name: "n", MapCode: []CodeRule{
+	out := openAPIOf(t, &Handler{Name: "n", MapCode: []CodeRule{
 		{UpstreamCode: "X", ErrorCode: "D", ErrorMsg: "m0"},
 		{UpstreamCode: "ERR:1", ErrorCode: "D", ErrorMsg: "m1"},
 		{UpstreamCode: "ERR_1", ErrorCode: "D", ErrorMsg: "m2"},
-	}}
-	if err := h.compile(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exportOpenAPI(contract{Handlers: []handlerContract{h.contract("n", "srv0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	validateOpenAPI(t, out)
+	}})
 	var doc openAPIDoc
 	if err := json.Unmarshal(out, &doc); err != nil {
 		t.Fatal(err)
@@ -286,4 +270,19 @@ func TestOpenAPIExampleNamesAreUnique(t *testing.T) {
 	if got := strings.Join(summaries, ","); got != "Bad Request,m0,m1,m2" {
 		t.Errorf("examples of 400 say %s, want Bad Request, m0, m1 and m2", got)
 	}
+}
+
+// openAPIOf compiles h and returns its OpenAPI export, checked by the
+// OpenAPI 3.1 validator.
+func openAPIOf(t *testing.T, h *Handler) []byte {
+	t.Helper()
+	if err := h.compile(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exportOpenAPI(contract{Handlers: []handlerContract{h.contract(h.Name, "srv0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateOpenAPI(t, out)
+	return out
 }

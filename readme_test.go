@@ -18,21 +18,13 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 )
 
-// runCaddyEnv, when set, makes the test binary run `caddy run --config`
-// on the file it names instead of the tests: a real Caddy process for
-// configs that must run exactly as written.
-const runCaddyEnv = "ERRENVELOPE_TEST_CADDY_RUN"
-
 // caddyArgsEnv, when set, makes the test binary run the caddy command
-// with these arguments (one per line) instead of the tests.
+// with these arguments (one per line) instead of the tests: a real Caddy
+// process for configs that must run exactly as written.
 const caddyArgsEnv = "ERRENVELOPE_TEST_CADDY_ARGS"
 
 // runCaddyIfAsked is called first in TestMain.
 func runCaddyIfAsked() {
-	if cfg := os.Getenv(runCaddyEnv); cfg != "" {
-		os.Args = []string{"caddy", "run", "--config", cfg}
-		caddycmd.Main() // exits
-	}
 	if args := os.Getenv(caddyArgsEnv); args != "" {
 		os.Args = append([]string{"caddy"}, strings.Split(args, "\n")...)
 		caddycmd.Main() // exits on failure
@@ -40,9 +32,9 @@ func runCaddyIfAsked() {
 	}
 }
 
-// caddyCommand runs the caddy command (this test binary, with the
-// module) with args, in dir, and returns its output and exit code.
-func caddyCommand(t *testing.T, dir string, args ...string) (string, int) {
+// caddyProcess is the caddy command (this test binary, with the module)
+// with args, to run in dir.
+func caddyProcess(t *testing.T, dir string, args ...string) *exec.Cmd {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -51,7 +43,61 @@ func caddyCommand(t *testing.T, dir string, args ...string) (string, int) {
 	cmd := exec.Command(self, "-test.run=^$")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), caddyArgsEnv+"="+strings.Join(args, "\n"))
-	out, err := cmd.CombinedOutput()
+	return cmd
+}
+
+// startCaddy runs the caddy command (this test binary, with the module)
+// with args, in dir, until the test ends; its output is logged when the
+// test fails.
+func startCaddy(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := caddyProcess(t, dir, args...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("caddy's output:\n%s", logs.String())
+		}
+	})
+}
+
+// getUntilUp fetches url, waiting up to 10 s for a server that is still
+// starting, and returns the response and its body.
+func getUntilUp(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	var res *http.Response
+	var err error
+	for i := 0; ; i++ {
+		res, err = http.Get(url)
+		if err == nil || i == 100 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("caddy does not answer: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, body
+}
+
+// caddyCommand runs the caddy command (this test binary, with the
+// module) with args, in dir, and returns its output and exit code.
+func caddyCommand(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	out, err := caddyProcess(t, dir, args...).CombinedOutput()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -111,46 +157,10 @@ func TestREADMEJSONConfig(t *testing.T) {
 	go func() { _ = backend.Serve(ln) }()
 	defer backend.Close()
 
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self, "-test.run=^$")
-	cmd.Env = append(os.Environ(), runCaddyEnv+"="+cfg)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("caddy's output:\n%s", logs.String())
-		}
-	}()
-
+	startCaddy(t, "", "run", "--config", cfg)
 	get := func(p string) (int, map[string]string, http.Header) {
 		t.Helper()
-		var res *http.Response
-		for i := 0; ; i++ {
-			res, err = http.Get("http://127.0.0.1:8080" + p)
-			if err == nil || i == 100 {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			t.Fatalf("caddy does not answer: %v", err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		res, body := getUntilUp(t, "http://127.0.0.1:8080"+p)
 		return res.StatusCode, checkEnvelope(t, body, "request_id", "service"), res.Header
 	}
 	for _, tt := range []struct {
