@@ -55,6 +55,7 @@ type decision struct {
 	// What a rewrite sends (in report mode: would send). code is also a
 	// passed envelope's own.
 	code, msg string
+	codeBox   any    // code as an interface value made at load, when it is a configured one
 	lang      string // Content-Language of a localized catalog message, else ""
 	requestID string // request_id when on: also sent as X-Request-Id
 	body      []byte // the envelope, when already encoded (static envelopes)

@@ -108,9 +108,10 @@ type statusRule struct {
 // codeRule is a compiled map_code line, or an `upstream_codes` member of a
 // catalog entry.
 type codeRule struct {
-	code  string
-	msg   template
-	entry *catalogEntry
+	code    string
+	codeBox any // code as an interface value, made once for the placeholder
+	msg     template
+	entry   *catalogEntry
 }
 
 // errorMap holds the operator's rules, compiled for constant-time lookup.
@@ -151,7 +152,7 @@ func compileErrorMap(statusRules []StatusRule, codeRules []CodeRule, prefix stri
 		if _, dup := m.byCode[r.UpstreamCode]; dup {
 			return nil, optionErr("map_code", i, "map_code %s: duplicate rule for the same upstream code", r.UpstreamCode)
 		}
-		m.byCode[r.UpstreamCode] = &codeRule{code: r.ErrorCode, msg: newTemplate(r.ErrorMsg)}
+		m.byCode[r.UpstreamCode] = &codeRule{code: r.ErrorCode, codeBox: r.ErrorCode, msg: newTemplate(r.ErrorMsg)}
 	}
 	if cat != nil {
 		// After the handler's own rules: at equal specificity its lines
@@ -163,7 +164,7 @@ func compileErrorMap(statusRules []StatusRule, codeRules []CodeRule, prefix stri
 			}
 			for _, up := range e.upstreamCodes {
 				if _, mine := m.byCode[up]; !mine {
-					m.byCode[up] = &codeRule{code: e.code, entry: e}
+					m.byCode[up] = &codeRule{code: e.code, codeBox: e.code, entry: e}
 				}
 			}
 		}
@@ -250,12 +251,12 @@ func (p *policy) choose(d *decision, up upstreamWords, r *http.Request, repl *ca
 	fromStatus := false
 	switch {
 	case rule != nil:
-		d.code, via = rule.code, m.ruleEntry(rule.entry, status)
+		d.code, d.codeBox, via = rule.code, rule.codeBox, m.ruleEntry(rule.entry, status)
 		d.msg, d.lang = p.ruleText(rule.msg, via, r, repl)
 	case up.errorCode != "" && p.codeAllowed(up.errorCode):
 		d.code = up.errorCode
 	default:
-		d.code, fromStatus, via = res.code, true, res.entry
+		d.code, d.codeBox, fromStatus, via = res.code, res.codeBox, true, res.entry
 	}
 	d.typ = p.problemType(d.code, status, via)
 	if d.msg == "" && up.msg != "" && p.upstreamOK.has(status) {

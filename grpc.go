@@ -70,14 +70,13 @@ func grpcPercentEncode(msg string) string {
 // writeGRPC answers a gRPC request with a trailers-only response: status
 // 200, the gRPC status in the header section and no body, which gRPC
 // clients read as the call's status.
-func writeGRPC(w http.ResponseWriter, d *decision) {
+func writeGRPC(w http.ResponseWriter, d *decision, hv *headerValues) {
 	hdr := w.Header()
 	for _, k := range bodyHeaders {
 		delete(hdr, k)
 	}
 	dropTrailers(hdr)
 	delete(hdr, "Content-Length")
-	hv := ownedValues(5)
 	hdr["Content-Type"] = hv.one("application/grpc")
 	hdr["Grpc-Status"] = hv.one(strconv.Itoa(grpcCode(d.status)))
 	hdr["Grpc-Message"] = hv.one(grpcPercentEncode(d.msg))

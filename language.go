@@ -140,12 +140,12 @@ var (
 
 // addVary adds the tokens of vs to the response's Vary header, in one
 // value, keeping every value already there and adding none it already
-// names (or when it is `*`). The slice is always a fresh one: Caddy's
-// header handler edits header values in place.
-func addVary(hdr http.Header, vs varySet) {
+// names (or when it is `*`). The slice is always the response's own
+// (from hv, else fresh): Caddy's header handler edits values in place.
+func addVary(hdr http.Header, vs varySet, hv *headerValues) {
 	have := hdr["Vary"]
 	if len(have) == 0 {
-		hdr["Vary"] = []string{vs.joined}
+		hdr["Vary"] = hv.one(vs.joined)
 		return
 	}
 	if httpguts.HeaderValuesContainsToken(have, "*") {

@@ -128,7 +128,7 @@ func (ex *exchange) replacer() *caddy.Replacer {
 // unjudged, before its header is written.
 func (ex *exchange) unjudged(reason string) {
 	d := ex.p.decideUnjudged(&ex.hw, reason, ex.r, ex.replacer())
-	ex.p.vary(ex.hw.Header(), &d)
+	ex.p.vary(ex.hw.Header(), &d, nil)
 	ex.h.record(ex.r, ex.hw.Header(), ex.repl, &d)
 }
 
@@ -146,17 +146,21 @@ func (ex *exchange) apply(d *decision) error {
 	hdr := hw.Header()
 	if d.rewrites() {
 		hw.dropHeld() // before the log line, which may hold keep_body's copy
-	}
-	ex.p.vary(hdr, d)
-	ex.h.record(ex.r, hdr, ex.repl, d)
-	switch {
-	case d.rewrites():
+		// The header values the rewrite sets, Vary's among them, in one
+		// allocation.
+		hv := ownedValues(6)
+		ex.p.vary(hdr, d, &hv)
+		ex.h.record(ex.r, hdr, ex.repl, d)
 		if d.format == formatGRPC {
-			writeGRPC(hw.ResponseWriter, d)
+			writeGRPC(hw.ResponseWriter, d, &hv)
 		} else {
-			ex.p.writeRewrite(hw.ResponseWriter, ex.r, d, ex.repl)
+			ex.p.writeRewrite(hw.ResponseWriter, ex.r, d, ex.repl, &hv)
 		}
 		return nil
+	}
+	ex.p.vary(hdr, d, nil)
+	ex.h.record(ex.r, hdr, ex.repl, d)
+	switch {
 	case d.err != nil:
 		if d.outcome == outcomeReported {
 			hw.flushHeld()
@@ -174,22 +178,22 @@ func (ex *exchange) apply(d *decision) error {
 // a localized rewrite (not a gRPC one: its clients read no body) by the
 // language headers. One merge, before the
 // header is written.
-func (p *policy) vary(hdr http.Header, d *decision) {
+func (p *policy) vary(hdr http.Header, d *decision, hv *headerValues) {
 	localized := d.lang != "" && d.rewrites() && d.format != formatGRPC
 	switch {
 	case p.problem && localized:
-		addVary(hdr, varyAcceptLanguage)
+		addVary(hdr, varyAcceptLanguage, hv)
 	case p.problem:
-		addVary(hdr, varyAccept)
+		addVary(hdr, varyAccept, hv)
 	case localized:
-		addVary(hdr, varyLanguage)
+		addVary(hdr, varyLanguage, hv)
 	}
 }
 
 // writeRewrite sends an envelope, or problem details, with the headers of
 // §2: the status and every header kept but those that describe the
 // replaced body. A localized message adds its Content-Language.
-func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decision, repl *caddy.Replacer) {
+func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decision, repl *caddy.Replacer, hv *headerValues) {
 	body, length := d.body, d.length
 	if body == nil {
 		if d.format == formatProblem {
@@ -208,7 +212,6 @@ func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decisio
 	if d.format == formatProblem {
 		ct = problemType
 	}
-	hv := ownedValues(4)
 	hdr["Content-Type"] = hv.one(ct)
 	hdr["Content-Length"] = hv.one(length)
 	if d.requestID != "" {
@@ -230,8 +233,12 @@ type headerValues []string
 
 func ownedValues(n int) headerValues { return make(headerValues, 0, n) }
 
-// one returns a slice holding just v, which no other slice can grow into.
+// one returns a slice holding just v, which no other slice can grow into;
+// a fresh one when hv is nil.
 func (hv *headerValues) one(v string) []string {
+	if hv == nil {
+		return []string{v}
+	}
 	*hv = append(*hv, v)
 	n := len(*hv)
 	return (*hv)[n-1 : n : n]

@@ -29,7 +29,11 @@ func (h *Handler) record(r *http.Request, hdr http.Header, repl *caddy.Replacer,
 	if repl != nil {
 		repl.Set(phOutcome, boxed(d.outcome))
 		repl.Set(phReason, boxed(d.reason))
-		repl.Set(phErrorCode, d.code)
+		var code any = d.codeBox // boxed once at load, when it can be
+		if code == nil {
+			code = d.code
+		}
+		repl.Set(phErrorCode, code)
 		repl.Set(phUpstreamBody, d.kept)
 	}
 

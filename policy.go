@@ -50,11 +50,12 @@ const (
 // a catalog entry's (the rule's entry, else the code's entry for the
 // status), then the reason phrase.
 type resolution struct {
-	code   string
-	source string // map_status, catalog or fallback
-	rule   *statusRule
-	own    template
-	entry  *catalogEntry // nil when the catalog has nothing to say
+	code    string
+	codeBox any    // code as an interface value, made once for the placeholder
+	source  string // map_status, catalog or fallback
+	rule    *statusRule
+	own     template
+	entry   *catalogEntry // nil when the catalog has nothing to say
 	// static is the whole envelope, encoded once, when nothing in it
 	// depends on the request but the client's language; else nil.
 	static *staticEnvelope
@@ -233,6 +234,7 @@ func (p *policy) resolve() {
 		default:
 			res.code, res.source, res.rule, res.own = r.code, sourceMapStatus, r, r.msg
 		}
+		res.codeBox = res.code
 		// The message belongs to the code: a catalog rule's entry yields
 		// to its code's entry for this status (§10.2).
 		if r != nil && r.entry != nil {

@@ -6,6 +6,7 @@
 #   ROUNDS=9 SECONDS_PER_RUN=10 bash bench/run.sh
 #   RPS=0 CPU_ROUNDS=15 bash bench/run.sh   # only CPU per request (bench/cpuload)
 #   CADDY=/path/to/caddy bash bench/run.sh  # another build of Caddy with the module
+#   RPS=0 OPTIONS=1 bash bench/run.sh       # also what each option adds to (h): (h) with it left out
 #
 # It builds ./caddy with xcaddy.mk when missing, installs wrk and nginx from
 # Debian's packages when missing, pins the servers to one core and wrk to
@@ -20,6 +21,7 @@ CPU_ROUNDS=${CPU_ROUNDS:-9}
 CPU_REQUESTS=${CPU_REQUESTS:-20000}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 CONNECTIONS=${CONNECTIONS:-32}
+OPTIONS=${OPTIONS:-0}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 OUT=bench/out
@@ -120,6 +122,27 @@ EOF
 } >"$OUT/catalog.json"
 catalog_envelope='{"error_msg":"第 4 号错误。","error_code":"SVC.00004"}'
 
+# Every part-two option, as (g) and (h) set them; with OPTIONS=1, site
+# 18100+i is (h) without option i (catalog and unknown_codes go together).
+all_options=(
+	"name bench" "catalog $OUT/catalog.json" "unknown_codes rewrite" "problem_details on"
+	"keep_body 4KiB" "request_id" "field service orders"
+)
+leave_one_out() {
+	((OPTIONS)) || return 0
+	local i o
+	for i in "${!all_options[@]}"; do
+		[[ ${all_options[$i]} == unknown_codes* ]] && continue
+		printf 'http://:%d {\n\tbind 127.0.0.1\n\terror_envelope {\n' $((18100 + i))
+		for o in "${all_options[@]}"; do
+			[[ $o == "${all_options[$i]}" ]] && continue
+			[[ ${all_options[$i]} == catalog* && $o == unknown_codes* ]] && continue
+			printf '\t\t%s\n' "$o"
+		done
+		printf '\t}\n\treverse_proxy 127.0.0.1:18080\n}\n'
+	done
+}
+
 cat >"$OUT/Caddyfile" <<EOF
 {
 	admin off
@@ -144,16 +167,11 @@ http://:18002 {
 http://:18003 {
 	bind 127.0.0.1
 	error_envelope {
-		name bench
-		catalog $OUT/catalog.json
-		unknown_codes rewrite
-		problem_details on
-		keep_body 4KiB
-		request_id
-		field service orders
+$(printf '\t\t%s\n' "${all_options[@]}")
 	}
 	reverse_proxy 127.0.0.1:18080
 }
+$(leave_one_out)
 # (d) Caddy's intercept with a static JSON body for the 404
 http://:18004 {
 	bind 127.0.0.1
@@ -285,3 +303,25 @@ printf '  cpu(b)/cpu(a) = %.3f   [about 1.01: a success costs about 1 %% more th
 printf '  cpu(c)/cpu(d) = %.3f   [< 1.0: a rewrite costs less CPU than intercept + respond]\n' "$(echo "${cpu_ratios[cd]}" | median)"
 printf '  cpu(g)/cpu(a) = %.3f   [about 1.01, with every part-two option on]\n' "$(echo "${cpu_ratios[ga]}" | median)"
 printf '  cpu(h)/cpu(d) = %.3f   [< 1.0, with every part-two option on]\n' "$(echo "${cpu_ratios[hd]}" | median)"
+
+if ((OPTIONS)); then
+	# What each option adds to a rewrite with all of them: cpu(h) minus
+	# cpu(h without it), measured side by side in each round.
+	declare -A without
+	for round in $(seq "$CPU_ROUNDS"); do
+		h_ns=$(taskset -c "$LOAD_CPU" "$OUT/cpuload" -pid "$caddy_pid" -n "$CPU_REQUESTS" -c "$CONNECTIONS" \
+			-want 404 -H "$lang_header" -H "$accept_header" "${url[h]}")
+		for i in "${!all_options[@]}"; do
+			[[ ${all_options[$i]} == unknown_codes* ]] && continue
+			ns=$(taskset -c "$LOAD_CPU" "$OUT/cpuload" -pid "$caddy_pid" -n "$CPU_REQUESTS" -c "$CONNECTIONS" \
+				-want 404 -H "$lang_header" -H "$accept_header" "http://127.0.0.1:$((18100 + i))/notfound")
+			without[$i]+="$((h_ns - ns)) "
+		done
+	done
+	echo
+	echo "What each option adds to (h), median over $CPU_ROUNDS rounds of cpu(h) - cpu(h without it):"
+	for i in "${!all_options[@]}"; do
+		[[ ${all_options[$i]} == unknown_codes* ]] && continue
+		printf '  %6.0f ns  %s\n' "$(echo "${without[$i]}" | median)" "${all_options[$i]%% /*}"
+	done
+fi
