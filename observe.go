@@ -29,7 +29,7 @@ func (h *Handler) record(r *http.Request, hdr http.Header, repl *caddy.Replacer,
 	if repl != nil {
 		repl.Set(phOutcome, boxed(d.outcome))
 		repl.Set(phReason, boxed(d.reason))
-		var code any = d.codeBox // boxed once at load, when it can be
+		code := d.codeBox // boxed once at load, when it can be
 		if code == nil {
 			code = d.code
 		}
