@@ -63,14 +63,30 @@ func (p *policy) appendEnvelope(dst []byte, msg, code, requestID string, repl *c
 
 // appendMembers encodes the envelope's members and the closing brace.
 func (p *policy) appendMembers(dst []byte, msg, code, requestID string, repl *caddy.Replacer) []byte {
+	dst = appendCodeAndMessage(dst, msg, code)
+	dst = appendRequestID(dst, requestID)
+	return p.appendFields(dst, repl)
+}
+
+// appendCodeAndMessage encodes the members every envelope starts with.
+func appendCodeAndMessage(dst []byte, msg, code string) []byte {
 	dst = append(dst, `"error_msg":`...)
 	dst = appendJSONString(dst, msg)
 	dst = append(dst, `,"error_code":`...)
-	dst = appendJSONString(dst, code)
-	if requestID != "" {
-		dst = append(dst, `,"request_id":`...)
-		dst = appendJSONString(dst, requestID)
+	return appendJSONString(dst, code)
+}
+
+// appendRequestID encodes the request_id member, when there is one.
+func appendRequestID(dst []byte, requestID string) []byte {
+	if requestID == "" {
+		return dst
 	}
+	dst = append(dst, `,"request_id":`...)
+	return appendJSONString(dst, requestID)
+}
+
+// appendFields encodes the configured fields and the closing brace.
+func (p *policy) appendFields(dst []byte, repl *caddy.Replacer) []byte {
 	for _, f := range p.fields {
 		dst = append(dst, f.key...)
 		dst = appendJSONString(dst, f.value.render(repl))
@@ -78,13 +94,18 @@ func (p *policy) appendMembers(dst []byte, msg, code, requestID string, repl *ca
 	return append(dst, '}')
 }
 
-// staticEnvelope is the envelope of one status, encoded once: one body,
-// or one per language when its message is a localized catalog message.
+// staticEnvelope is the envelope of one status, encoded once, in one
+// language or one per language when its message is a localized catalog
+// message: whole, and in parts around the request ID (whose value each
+// response has its own) for the envelope and for problem details.
 type staticEnvelope struct {
-	bodies  [][]byte
-	lengths []string // the Content-Length of each body
-	msgs    []string // the message of each body
-	langs   *langSet
+	msgs     []string // the message in each language
+	bodies   [][]byte // the whole envelope, without a request ID
+	lengths  []string // the Content-Length of each body
+	heads    [][]byte // the envelope up to its request ID
+	problems [][]byte // problem details up to their request ID (problem_details on)
+	tail     []byte   // the fields and the closing brace
+	langs    *langSet
 }
 
 // pick returns the index of the body for the client's language, and that
@@ -95,6 +116,21 @@ func (s *staticEnvelope) pick(r *http.Request) (int, string) {
 	}
 	i := s.langs.pick(r)
 	return i, s.langs.names[i]
+}
+
+// body returns the body of language i in the given form, with the request
+// ID when there is one; its Content-Length is "" when not known yet.
+func (s *staticEnvelope) body(i, format int, requestID string) ([]byte, string) {
+	if format == formatJSON && requestID == "" {
+		return s.bodies[i], s.lengths[i]
+	}
+	head := s.heads[i]
+	if format == formatProblem {
+		head = s.problems[i]
+	}
+	b := make([]byte, 0, len(head)+len(requestID)+16+len(s.tail))
+	b = appendRequestID(append(b, head...), requestID)
+	return append(b, s.tail...), ""
 }
 
 const hexDigits = "0123456789abcdef"

@@ -237,8 +237,8 @@ func (p *policy) ruleText(own template, entry *catalogEntry, r *http.Request, re
 // §10.2) into d, from what the upstream said (zero for gateway errors and
 // bodies that say nothing usable), the operator's rules and the catalog,
 // and the problem type that goes with them. When the response takes
-// nothing from the upstream and d's form allows it, d.body is the
-// status's envelope, encoded once at load.
+// nothing from the upstream, d.body is the status's envelope (or problem
+// details), assembled from parts encoded once at load.
 func (p *policy) choose(d *decision, up upstreamWords, r *http.Request, repl *caddy.Replacer) {
 	m := p.rules
 	status := d.status
@@ -258,18 +258,20 @@ func (p *policy) choose(d *decision, up upstreamWords, r *http.Request, repl *ca
 	default:
 		d.code, d.codeBox, fromStatus, via = res.code, res.codeBox, true, res.entry
 	}
-	d.typ = p.problemType(d.code, status, via)
+	if fromStatus {
+		d.typ = res.typ
+	} else {
+		d.typ = p.problemType(d.code, status, via)
+	}
 	if d.msg == "" && up.msg != "" && p.upstreamOK.has(status) {
 		d.msg = p.cleanMessage(up.msg)
 	}
 	if d.msg == "" && fromStatus {
-		if s := res.static; s != nil {
+		if s := res.static; s != nil && d.format != formatGRPC {
 			var i int
 			i, d.lang = s.pick(r)
 			d.msg = s.msgs[i]
-			if d.format == formatJSON && d.requestID == "" {
-				d.body, d.length = s.bodies[i], s.lengths[i]
-			}
+			d.body, d.length = s.body(i, d.format, d.requestID)
 			return
 		}
 		d.msg, d.lang = p.ruleText(res.own, res.entry, r, repl)

@@ -201,6 +201,8 @@ func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decisio
 		} else {
 			body = p.appendEnvelope(make([]byte, 0, 128), d.msg, d.code, d.requestID, repl)
 		}
+	}
+	if length == "" {
 		length = strconv.Itoa(len(body))
 	}
 	hdr := w.Header()

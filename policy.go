@@ -56,8 +56,9 @@ type resolution struct {
 	rule    *statusRule
 	own     template
 	entry   *catalogEntry // nil when the catalog has nothing to say
-	// static is the whole envelope, encoded once, when nothing in it
-	// depends on the request but the client's language; else nil.
+	typ     string        // the problem type that goes with the code
+	// static is the envelope, encoded once, when nothing in it depends on
+	// the request but the client's language and its request ID; else nil.
 	static *staticEnvelope
 }
 
@@ -242,6 +243,7 @@ func (p *policy) resolve() {
 		} else {
 			res.entry = m.catalog.entryFor(res.code, st)
 		}
+		res.typ = p.problemType(res.code, st, res.entry)
 	}
 }
 
@@ -315,16 +317,15 @@ func (p *policy) checkKnown(h *Handler) error {
 
 // encodeStatic encodes, per status, the envelope of a response that takes
 // nothing from the upstream (an HTML page, a gateway error), when nothing
-// in it depends on the request but the client's language.
+// in it depends on the request but the client's language and its request
+// ID: whole, and in parts around the request ID.
 func (p *policy) encodeStatic() {
-	if p.requestID.s != "" {
-		return
-	}
 	for _, f := range p.fields {
 		if f.value.dynamic {
 			return
 		}
 	}
+	tail := p.appendFields(nil, nil)
 	for st := minStatus; st <= maxStatus; st++ {
 		res := p.resolution(st)
 		texts := []template{res.own}
@@ -332,7 +333,7 @@ func (p *policy) encodeStatic() {
 		if res.own.s == "" && res.entry != nil {
 			texts, langs = res.entry.texts, res.entry.langs
 		}
-		s := &staticEnvelope{langs: langs}
+		s := &staticEnvelope{langs: langs, tail: tail}
 		for _, t := range texts {
 			if t.dynamic {
 				s = nil
@@ -342,10 +343,15 @@ func (p *policy) encodeStatic() {
 			if msg == "" {
 				msg = reasonPhrase(st)
 			}
-			body := p.appendEnvelope(nil, msg, res.code, "", nil)
+			head := appendCodeAndMessage([]byte{'{'}, msg, res.code)
+			body := append(head[:len(head):len(head)], tail...)
+			s.msgs = append(s.msgs, msg)
+			s.heads = append(s.heads, head)
 			s.bodies = append(s.bodies, body)
 			s.lengths = append(s.lengths, strconv.Itoa(len(body)))
-			s.msgs = append(s.msgs, msg)
+			if p.problem {
+				s.problems = append(s.problems, appendCodeAndMessage(appendProblemStart(nil, st, msg, res.typ), msg, res.code))
+			}
 		}
 		res.static = s
 	}

@@ -84,6 +84,12 @@ func (p *policy) problemType(code string, status int, via *catalogEntry) string 
 // appendProblem encodes the problem details of a rewrite: type, title,
 // status, detail, then the envelope's members.
 func (p *policy) appendProblem(dst []byte, status int, msg, code, typ, requestID string, repl *caddy.Replacer) []byte {
+	return p.appendMembers(appendProblemStart(dst, status, msg, typ), msg, code, requestID, repl)
+}
+
+// appendProblemStart encodes the members problem details start with,
+// before the envelope's own.
+func appendProblemStart(dst []byte, status int, msg, typ string) []byte {
 	dst = append(dst, `{"type":`...)
 	dst = appendJSONString(dst, typ)
 	dst = append(dst, `,"title":`...)
@@ -92,6 +98,5 @@ func (p *policy) appendProblem(dst []byte, status int, msg, code, typ, requestID
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, `,"detail":`...)
 	dst = appendJSONString(dst, msg)
-	dst = append(dst, ',')
-	return p.appendMembers(dst, msg, code, requestID, repl)
+	return append(dst, ',')
 }
