@@ -13,7 +13,8 @@ import (
 )
 
 // policy is one handler's compiled configuration. It is immutable once
-// built (but for the memo of Accept values): requests only read it.
+// built, but for memos of what request header values chose (Accept here,
+// languages in the catalog's language sets): requests only read it.
 type policy struct {
 	examined statusSet // the statuses whose responses are examined
 	rules    *errorMap // map_status, map_code and catalog rules
