@@ -102,9 +102,7 @@ func (p *policy) decideHeld(hw *holdWriter, r *http.Request, repl *caddy.Replace
 		d.requestID = p.requestIDFor(hdr, repl)
 		p.choose(&d, v.words, r, repl)
 	}
-	if p.report {
-		d.outcome = outcomeReported
-	}
+	d.outcome = p.outcome(d.outcome)
 	return d
 }
 
@@ -112,19 +110,13 @@ func (p *policy) decideHeld(hw *holdWriter, r *http.Request, repl *caddy.Replace
 // byte reached the client (§5): answered with the envelope, or returned.
 func (p *policy) decideError(hdr http.Header, err error, r *http.Request, repl *caddy.Replacer) decision {
 	d := decision{status: statusOf(err), reason: reasonGatewayError, err: err, format: p.clientFormat(r)}
-	answers := p.gateway && p.examined.has(d.status)
-	switch {
-	case p.report:
-		d.outcome = outcomeReported
-	case !answers:
-		d.outcome = outcomePassed
-	default:
-		d.outcome = outcomeGateway
-		d.requestID = p.requestIDFor(hdr, repl)
+	if !p.gateway || !p.examined.has(d.status) {
+		d.outcome = p.outcome(outcomePassed) // left to handle_errors
+		return d
 	}
-	if answers {
-		p.choose(&d, upstreamWords{}, r, repl)
-	}
+	d.outcome = p.outcome(outcomeGateway)
+	d.requestID = p.requestIDFor(hdr, repl)
+	p.choose(&d, upstreamWords{}, r, repl)
 	return d
 }
 
@@ -132,10 +124,7 @@ func (p *policy) decideError(hdr http.Header, err error, r *http.Request, repl *
 // being judged: a stream, a gRPC response, or (report mode) a body over
 // max_body, whose code is the one a rewrite would send.
 func (p *policy) decideUnjudged(hw *holdWriter, reason string, r *http.Request, repl *caddy.Replacer) decision {
-	d := decision{status: hw.status, outcome: outcomePassed, reason: reason, upstream: answeredBy(repl)}
-	if p.report {
-		d.outcome = outcomeReported
-	}
+	d := decision{status: hw.status, outcome: p.outcome(outcomePassed), reason: reason, upstream: answeredBy(repl)}
 	if reason == reasonTooLarge {
 		if p.keepBody > 0 {
 			d.kept = p.keptText(hw.Header(), nil, hw.held())
@@ -144,6 +133,15 @@ func (p *policy) decideUnjudged(hw *holdWriter, reason string, r *http.Request, 
 		p.choose(&d, upstreamWords{}, r, repl)
 	}
 	return d
+}
+
+// outcome is what a decision's outcome becomes in this handler's mode:
+// in report mode, every response is sent as it came and reported.
+func (p *policy) outcome(o string) string {
+	if p.report {
+		return outcomeReported
+	}
+	return o
 }
 
 // clientFormat is the form this request's client reads errors in.
