@@ -69,13 +69,10 @@ func grpcPercentEncode(msg string) string {
 
 // writeGRPC answers a gRPC request with a trailers-only response: status
 // 200, the gRPC status in the header section and no body, which gRPC
-// clients read as the call's status.
+// clients read as the call's status. The replaced body's headers are
+// gone already (clearBody).
 func writeGRPC(w http.ResponseWriter, d *decision, hv *headerValues) {
 	hdr := w.Header()
-	for _, k := range bodyHeaders {
-		delete(hdr, k)
-	}
-	dropTrailers(hdr)
 	delete(hdr, "Content-Length")
 	hdr["Content-Type"] = hv.one("application/grpc")
 	hdr["Grpc-Status"] = hv.one(strconv.Itoa(grpcCode(d.status)))

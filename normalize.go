@@ -148,9 +148,10 @@ func (ex *exchange) apply(d *decision) error {
 		hw.dropHeld() // before the log line, which may hold keep_body's copy
 		// The header values the rewrite sets, Vary's among them, in one
 		// allocation.
+		ex.h.record(ex.r, hdr, ex.repl, d)
+		clearBody(hdr)
 		hv := ownedValues(6)
 		ex.p.vary(hdr, d, &hv)
-		ex.h.record(ex.r, hdr, ex.repl, d)
 		if d.format == formatGRPC {
 			writeGRPC(hw.ResponseWriter, d, &hv)
 		} else {
@@ -190,9 +191,18 @@ func (p *policy) vary(hdr http.Header, d *decision, hv *headerValues) {
 	}
 }
 
+// clearBody removes what describes a body that is replaced: its headers
+// (§2) and its trailers. Every other header stays.
+func clearBody(hdr http.Header) {
+	for _, k := range bodyHeaders {
+		delete(hdr, k)
+	}
+	dropTrailers(hdr)
+}
+
 // writeRewrite sends an envelope, or problem details, with the headers of
-// §2: the status and every header kept but those that describe the
-// replaced body. A localized message adds its Content-Language.
+// §2: the status, and every header but those of the replaced body, which
+// clearBody has removed. A localized message adds its Content-Language.
 func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decision, repl *caddy.Replacer, hv *headerValues) {
 	body, length := d.body, d.length
 	if body == nil {
@@ -206,10 +216,6 @@ func (p *policy) writeRewrite(w http.ResponseWriter, r *http.Request, d *decisio
 		length = strconv.Itoa(len(body))
 	}
 	hdr := w.Header()
-	for _, k := range bodyHeaders {
-		delete(hdr, k)
-	}
-	dropTrailers(hdr)
 	ct := jsonContentType
 	if d.format == formatProblem {
 		ct = problemType
