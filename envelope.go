@@ -99,23 +99,24 @@ func (p *policy) appendFields(dst []byte, repl *caddy.Replacer) []byte {
 // message: whole, and in parts around the request ID (whose value each
 // response has its own) for the envelope and for problem details.
 type staticEnvelope struct {
-	msgs     []string // the message in each language
-	bodies   [][]byte // the whole envelope, without a request ID
-	lengths  []string // the Content-Length of each body
-	heads    [][]byte // the envelope up to its request ID
-	problems [][]byte // problem details up to their request ID (problem_details on)
-	tail     []byte   // the fields and the closing brace
-	langs    *langSet
+	msgs      []string // the message in each language
+	langNames []string // its Content-Language; "" where it is not a translation
+	bodies    [][]byte // the whole envelope, without a request ID
+	lengths   []string // the Content-Length of each body
+	heads     [][]byte // the envelope up to its request ID
+	problems  [][]byte // problem details up to their request ID (problem_details on)
+	tail      []byte   // the fields and the closing brace
+	langs     *langSet
 }
 
 // pick returns the index of the body for the client's language, and that
 // language when the message is localized.
 func (s *staticEnvelope) pick(r *http.Request) (int, string) {
 	if s.langs == nil {
-		return 0, ""
+		return 0, s.langNames[0]
 	}
 	i := s.langs.pick(r)
-	return i, s.langs.names[i]
+	return i, s.langNames[i]
 }
 
 // body returns the body of language i in the given form, with the request

@@ -219,18 +219,27 @@ func (p *policy) codeAllowed(code string) bool {
 // the client's language. lang is the Content-Language of a localized
 // message, "" otherwise.
 func (p *policy) ruleText(own template, entry *catalogEntry, r *http.Request, repl *caddy.Replacer) (msg, lang string) {
-	if own.s != "" {
-		if msg := p.cleanMessage(own.render(repl)); msg != "" {
-			return msg, ""
-		}
+	if msg, _ := p.textIn(own, "", repl); msg != "" {
+		return msg, ""
 	}
 	if entry != nil {
 		t, lang := entry.message(r)
-		if msg := p.cleanMessage(t.render(repl)); msg != "" {
-			return msg, lang
-		}
+		return p.textIn(t, lang, repl)
 	}
 	return "", ""
+}
+
+// textIn renders and cleans a configured message in language lang. A
+// message that cleans to nothing does not count, and has no language.
+func (p *policy) textIn(t template, lang string, repl *caddy.Replacer) (string, string) {
+	if t.s == "" {
+		return "", ""
+	}
+	msg := p.cleanMessage(t.render(repl))
+	if msg == "" {
+		return "", ""
+	}
+	return msg, lang
 }
 
 // choose picks error_code and error_msg for a rewritten response (§4,

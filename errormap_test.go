@@ -1,8 +1,16 @@
 package errenvelope
 
 import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func TestParseStatusSpec(t *testing.T) {
@@ -213,5 +221,46 @@ func TestCodePatternChecksConfiguredCodes(t *testing.T) {
 	ok := Handler{CodePattern: `^APIG\.\d{4}$`, CodePrefix: "APIG"}
 	if err := ok.compile(); err != nil {
 		t.Fatalf("pattern matching every code: %v", err)
+	}
+}
+
+// TestMessageThatCleansToNothing: a configured message that is only space
+// does not count, so the catalog's message of the code is sent, in the
+// client's language, whether the envelope was encoded at load or is
+// built per request (request_id, a placeholder field, problem details).
+func TestMessageThatCleansToNothing(t *testing.T) {
+	cat := writeCatalog(t, t.TempDir(), "c.json", `{"errors":[{"code":"X.NF","status":404,"message":"Nothing here.","messages":{"de":"Nichts hier."}}]}`)
+	for _, h := range []*Handler{
+		{Catalogs: []string{cat}, MapStatus: []StatusRule{{Status: "404", ErrorCode: "X.NF", ErrorMsg: "   "}}},
+		{Catalogs: []string{cat}, MapStatus: []StatusRule{{Status: "404", ErrorCode: "X.NF", ErrorMsg: "   "}}, RequestID: "r-1", ProblemDetails: true},
+		{Catalogs: []string{cat}, MapStatus: []StatusRule{{Status: "404", ErrorCode: "X.NF", ErrorMsg: "   "}}, Fields: []Field{{Name: "path", Value: "{http.request.uri.path}"}}},
+	} {
+		h = newTestHandler(t, h)
+		for _, tt := range []struct{ accept, lang, msg string }{
+			{"", "", "Nothing here."},
+			{"", "de", "Nichts hier."},
+			{ctProblem, "de", "Nichts hier."},
+		} {
+			req := httptest.NewRequest(http.MethodGet, "/x", nil)
+			if tt.lang != "" {
+				req.Header.Set("X-Language", tt.lang)
+			}
+			if tt.accept != "" {
+				req.Header.Set("Accept", tt.accept)
+			}
+			req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(req)))
+			rec := httptest.NewRecorder()
+			_ = h.ServeHTTP(rec, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(404)
+				return nil
+			}))
+			var got struct {
+				Msg string `json:"error_msg"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Msg != tt.msg || rec.Header().Get("Content-Language") != cmp.Or(tt.lang, "en") {
+				t.Errorf("%+v %+v: %s (Content-Language %q), want %q", h.MapStatus[0], tt, rec.Body, rec.Header().Get("Content-Language"), tt.msg)
+			}
+		}
 	}
 }

@@ -329,31 +329,54 @@ func (p *policy) encodeStatic() {
 	tail := p.appendFields(nil, nil)
 	for st := minStatus; st <= maxStatus; st++ {
 		res := p.resolution(st)
-		texts := []template{res.own}
-		var langs *langSet
-		if res.own.s == "" && res.entry != nil {
-			texts, langs = res.entry.texts, res.entry.langs
-		}
-		s := &staticEnvelope{langs: langs, tail: tail}
-		for _, t := range texts {
-			if t.dynamic {
-				s = nil
-				break
-			}
-			msg := p.cleanMessage(t.s)
-			if msg == "" {
-				msg = reasonPhrase(st)
-			}
-			head := appendCodeAndMessage([]byte{'{'}, msg, res.code)
-			body := append(head[:len(head):len(head)], tail...)
-			s.msgs = append(s.msgs, msg)
-			s.heads = append(s.heads, head)
-			s.bodies = append(s.bodies, body)
-			s.lengths = append(s.lengths, strconv.Itoa(len(body)))
-			if p.problem {
-				s.problems = append(s.problems, appendCodeAndMessage(appendProblemStart(nil, st, msg, res.typ), msg, res.code))
-			}
-		}
-		res.static = s
+		res.static = p.staticFor(st, res, tail)
 	}
+}
+
+// staticFor encodes the envelope of status st, as choose and ruleText
+// would render it, in every language of its message; nil when the
+// message depends on the request (placeholders).
+func (p *policy) staticFor(st int, res *resolution, tail []byte) *staticEnvelope {
+	if res.own.dynamic {
+		return nil
+	}
+	type text struct{ msg, lang string }
+	var texts []text
+	var langs *langSet
+	if msg, _ := p.textIn(res.own, "", nil); msg != "" {
+		texts = []text{{msg, ""}}
+	} else if e := res.entry; e != nil {
+		langs = e.langs
+		for i, t := range e.texts {
+			if t.dynamic {
+				return nil
+			}
+			lang := ""
+			if langs != nil {
+				lang = langs.names[i]
+			}
+			msg, lang := p.textIn(t, lang, nil)
+			texts = append(texts, text{msg, lang})
+		}
+	} else {
+		texts = []text{{}}
+	}
+	s := &staticEnvelope{langs: langs, tail: tail}
+	for _, t := range texts {
+		msg := t.msg
+		if msg == "" {
+			msg = reasonPhrase(st)
+		}
+		head := appendCodeAndMessage([]byte{'{'}, msg, res.code)
+		body := append(head[:len(head):len(head)], tail...)
+		s.msgs = append(s.msgs, msg)
+		s.langNames = append(s.langNames, t.lang)
+		s.heads = append(s.heads, head)
+		s.bodies = append(s.bodies, body)
+		s.lengths = append(s.lengths, strconv.Itoa(len(body)))
+		if p.problem {
+			s.problems = append(s.problems, appendCodeAndMessage(appendProblemStart(nil, st, msg, res.typ), msg, res.code))
+		}
+	}
+	return s
 }
