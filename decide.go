@@ -87,22 +87,21 @@ func (p *policy) decideHeld(hw *holdWriter, r *http.Request, repl *caddy.Replace
 	}
 	switch d.reason {
 	case reasonConforming, reasonHead:
-		d.outcome, d.code = outcomePassed, v.code
+		d.outcome, d.code = p.outcome(outcomePassed), v.code
 	case reasonFormat:
 		// A conforming envelope in another form: its own code and
 		// message, untouched by the rules.
-		d.outcome, d.code, d.msg = outcomeRewritten, v.code, p.cleanMessage(v.words.msg)
+		d.outcome, d.code, d.msg = p.outcome(outcomeRewritten), v.code, p.cleanMessage(v.words.msg)
 		if d.msg == "" {
 			d.msg = reasonPhrase(d.status)
 		}
 		d.typ = p.problemType(d.code, d.status, nil)
-		d.requestID = p.requestIDFor(hdr, repl)
+		d.requestID = p.requestIDOf(&d, hdr, repl)
 	default:
-		d.outcome = outcomeRewritten
-		d.requestID = p.requestIDFor(hdr, repl)
+		d.outcome = p.outcome(outcomeRewritten)
+		d.requestID = p.requestIDOf(&d, hdr, repl)
 		p.choose(&d, v.words, r, repl)
 	}
-	d.outcome = p.outcome(d.outcome)
 	return d
 }
 
@@ -115,7 +114,7 @@ func (p *policy) decideError(hdr http.Header, err error, r *http.Request, repl *
 		return d
 	}
 	d.outcome = p.outcome(outcomeGateway)
-	d.requestID = p.requestIDFor(hdr, repl)
+	d.requestID = p.requestIDOf(&d, hdr, repl)
 	p.choose(&d, upstreamWords{}, r, repl)
 	return d
 }
@@ -179,12 +178,13 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// requestIDFor is the request_id of a rewrite: the response's
-// X-Request-Id when it has one (the upstream's, or one set by an earlier
-// handler), so that the body and the header always agree; else the
-// configured value. "" when request_id is off.
-func (p *policy) requestIDFor(hdr http.Header, repl *caddy.Replacer) string {
-	if p.requestID.s == "" {
+// requestIDOf is the request_id of d when it rewrites the response: the
+// response's X-Request-Id when it has one (the upstream's, or one set by
+// an earlier handler), so that the body and the header always agree;
+// else the configured value. "" when request_id is off, and for a
+// reported response, which sends none.
+func (p *policy) requestIDOf(d *decision, hdr http.Header, repl *caddy.Replacer) string {
+	if p.requestID.s == "" || !d.rewrites() {
 		return ""
 	}
 	if rid := headerValue(hdr, "X-Request-Id"); rid != "" {
