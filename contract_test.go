@@ -11,7 +11,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -23,15 +22,7 @@ import (
 // `caddy error-catalog` renders it, with its OpenAPI document.
 func runningContract(t *testing.T) (contract, openAPIDoc) {
 	t.Helper()
-	res, err := http.Get("http://localhost:2999/config/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cfg := getUntilUp(t, "http://localhost:2999/config/")
 	c, err := contractOf(cfg)
 	if err != nil {
 		t.Fatal(err)
