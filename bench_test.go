@@ -201,7 +201,7 @@ func BenchmarkGatewayError(b *testing.B) {
 
 // BenchmarkCount: counting an outcome and reason that counted before.
 func BenchmarkCount(b *testing.B) {
-	s := newCounterSet(newResponsesCounter(), "")
+	s := newCounterSet(newResponsesCounter(), newScrubbedCounter(), "")
 	s.inc(outcomeRewritten, reasonNotJSON, "")
 	b.ReportAllocs()
 	for b.Loop() {

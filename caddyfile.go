@@ -192,6 +192,25 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.KeepBody = int64(size)
 
+		case "scrub":
+			if len(args) == 0 {
+				return d.Errf("scrub: want off or detectors (%s)", strings.Join(detectorNames[:numDetectors-1], ", "))
+			}
+			if h.Scrub != nil {
+				return d.Errf("scrub: given twice; name every detector on one line")
+			}
+			h.Scrub = args
+
+		case "scrub_pattern":
+			if len(args) < 1 || len(args) > 2 || args[0] == "" {
+				return d.Errf("scrub_pattern: want <regexp> [<mark>], got %d arguments", len(args))
+			}
+			sp := ScrubPattern{Pattern: args[0]}
+			if len(args) == 2 {
+				sp.Mark = args[1]
+			}
+			h.ScrubPatterns = append(h.ScrubPatterns, sp)
+
 		case "unknown_codes":
 			if len(args) != 1 || (args[0] != "pass" && args[0] != "rewrite") {
 				return d.Errf("unknown_codes %q: want pass or rewrite", strings.Join(args, " "))
@@ -240,6 +259,8 @@ func lineCount(option string, h *Handler) int {
 		return len(h.Catalogs)
 	case "statuses":
 		return len(h.Statuses)
+	case "scrub_pattern":
+		return len(h.ScrubPatterns)
 	}
 	return 0
 }

@@ -18,6 +18,7 @@ type verdict struct {
 	reason string
 	words  upstreamWords
 	code   string // a conforming envelope's error_code
+	msg    string // and its error_msg
 	size   int    // decoded body size, for the log
 	body   []byte // the decoded body, for keep_body; valid until the held body is dropped
 }
@@ -86,9 +87,9 @@ func (p *policy) examine(hdr http.Header, body []byte, tooLarge, head bool, form
 		case p.unknown && !p.rules.catalog.has(code):
 			v.reason = reasonUnknownCode
 		case mt != want:
-			v.reason, v.code = reasonFormat, code
+			v.reason, v.code, v.msg = reasonFormat, code, msg
 		default:
-			v.reason, v.code = reasonConforming, code
+			v.reason, v.code, v.msg = reasonConforming, code, msg
 		}
 		return v
 	case mt == "text/plain":

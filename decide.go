@@ -29,6 +29,7 @@ const (
 	reasonUnknownCode   = "unknown_code"     // unknown_codes rewrite: error_code is not in the catalog
 	reasonGRPC          = "grpc"             // a gRPC response: never held or changed
 	reasonFormat        = "format"           // a conforming envelope, rewritten into the form the client reads (gRPC, problem details)
+	reasonScrubbed      = "scrubbed"         // a conforming envelope whose error_msg a scrub detector found something in
 )
 
 // The outcome label of the metrics.
@@ -64,6 +65,7 @@ type decision struct {
 	upstream  string // host:port of the upstream that answered, "" when none did
 	size      int    // decoded upstream body size, for the log
 	kept      string // keep_body's text of the upstream body
+	scrubbed  detectors // what scrubbing found in the upstream text the client gets (would get)
 	err       error  // a gateway error
 }
 
@@ -85,18 +87,26 @@ func (p *policy) decideHeld(hw *holdWriter, r *http.Request, repl *caddy.Replace
 	if d.reason == reasonConforming && d.format == formatGRPC {
 		d.reason = reasonFormat // a gRPC client cannot read JSON
 	}
+	var msg string // a conforming envelope's error_msg, scrubbed
+	if d.reason == reasonConforming || d.reason == reasonFormat {
+		msg, d.scrubbed = p.scrub.scrub(v.msg, p.scrub.on)
+		if d.scrubbed != 0 {
+			d.reason = reasonScrubbed
+		}
+	}
 	switch d.reason {
 	case reasonConforming, reasonHead:
 		d.outcome, d.code = p.outcome(outcomePassed), v.code
-	case reasonFormat:
-		// A conforming envelope in another form: its own code and
-		// message, untouched by the rules.
-		d.outcome, d.code, d.msg = p.outcome(outcomeRewritten), v.code, p.cleanMessage(v.words.msg)
+	case reasonFormat, reasonScrubbed:
+		// A conforming envelope in another form, or with what it must not
+		// say scrubbed: its own code, its own message (withheld, the
+		// code's message of steps 3–4), untouched by the rules.
+		d.outcome, d.code, d.msg = p.outcome(outcomeRewritten), v.code, p.cleanMessage(msg)
+		d.requestID = p.requestIDOf(&d, hdr, repl)
 		if d.msg == "" {
-			d.msg = reasonPhrase(d.status)
+			p.codeMessage(&d, p.resolution(d.status), r, repl)
 		}
 		d.typ = p.problemType(d.code, d.status, nil)
-		d.requestID = p.requestIDOf(&d, hdr, repl)
 	default:
 		d.outcome = p.outcome(outcomeRewritten)
 		d.requestID = p.requestIDOf(&d, hdr, repl)

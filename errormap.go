@@ -273,7 +273,7 @@ func (p *policy) choose(d *decision, up upstreamWords, r *http.Request, repl *ca
 		d.typ = p.problemType(d.code, status, via)
 	}
 	if d.msg == "" && up.msg != "" && p.upstreamOK.has(status) {
-		d.msg = p.cleanMessage(up.msg)
+		d.msg = p.upstreamText(d, up.msg)
 	}
 	if d.msg == "" && fromStatus {
 		if s := res.static; s != nil && d.format != formatGRPC {
@@ -285,15 +285,36 @@ func (p *policy) choose(d *decision, up upstreamWords, r *http.Request, repl *ca
 		}
 		d.msg, d.lang = p.ruleText(res.own, res.entry, r, repl)
 	}
-	// The message belongs to the code: the rule that chose it, else the
-	// catalog's message of the code, else the status's rule.
 	if d.msg == "" && !fromStatus {
-		d.msg, d.lang = p.ruleText(template{}, m.catalog.entryFor(d.code, status), r, repl)
-		if d.msg == "" && res.rule != nil {
-			d.msg, d.lang = p.ruleText(res.rule.msg, m.ruleEntry(res.rule.entry, status), r, repl)
-		}
+		p.codeMessage(d, res, r, repl)
 	}
 	if d.msg == "" {
 		d.msg = reasonPhrase(status)
 	}
+}
+
+// codeMessage is error_msg steps 3–4 for a code that the status did not
+// choose: the message belongs to the code, so the catalog's message of
+// the code, else the status's rule's, else the reason phrase (§10.2).
+func (p *policy) codeMessage(d *decision, res *resolution, r *http.Request, repl *caddy.Replacer) {
+	m := p.rules
+	d.msg, d.lang = p.ruleText(template{}, m.catalog.entryFor(d.code, d.status), r, repl)
+	if d.msg == "" && res.rule != nil {
+		d.msg, d.lang = p.ruleText(res.rule.msg, m.ruleEntry(res.rule.entry, d.status), r, repl)
+	}
+	if d.msg == "" {
+		d.msg = reasonPhrase(d.status)
+	}
+}
+
+// upstreamText is an upstream's message as a client may get it: scrubbed
+// (§14), then cleaned and cut, so no part of a secret survives a cut. A
+// withheld message is "", which does not count.
+func (p *policy) upstreamText(d *decision, text string) string {
+	text, found := p.scrub.scrub(text, p.scrub.on)
+	d.scrubbed |= found
+	if text == "" {
+		return ""
+	}
+	return p.cleanMessage(text)
 }

@@ -24,8 +24,19 @@ func (p *policy) keptText(hdr http.Header, decoded, held []byte) string {
 			}
 		}
 	}
-	return validPrefix(body, p.keepBody)
+	if p.scrub.on&keptScrub == 0 {
+		return validPrefix(body, p.keepBody)
+	}
+	// Scrubbed before the cut, over a margin past it, so that the cut
+	// leaves no part of a secret (a key's first bytes) that it made
+	// unrecognisable.
+	text, _ := p.scrub.scrub(validPrefix(body, p.keepBody+keptMargin), keptScrub)
+	return validPrefix([]byte(text), p.keepBody)
 }
+
+// keptMargin is how far past keep_body a kept text is scrubbed: longer
+// than any credential whose start alone is recognisable.
+const keptMargin = 1024
 
 // validPrefix returns at most n bytes of b as a string of valid UTF-8: cut
 // at a character boundary, invalid bytes replaced by U+FFFD.

@@ -15,7 +15,7 @@ import (
 var allReasons = []string{
 	reasonConforming, reasonHead, reasonStream, reasonNotJSON, reasonEmpty, reasonInvalidJSON,
 	reasonNotObject, reasonMissingFields, reasonDuplicate, reasonCodePattern, reasonTooLarge,
-	reasonBadEncoding, reasonGatewayError, reasonUnknownCode, reasonGRPC, reasonFormat,
+	reasonBadEncoding, reasonGatewayError, reasonUnknownCode, reasonGRPC, reasonFormat, reasonScrubbed,
 }
 
 var allOutcomes = []string{outcomePassed, outcomeRewritten, outcomeGateway, outcomeReported}
@@ -52,14 +52,26 @@ func newResponsesCounter() *prometheus.CounterVec {
 	}, []string{"outcome", "reason", "route", "upstream"})
 }
 
+// newScrubbedCounter is the counter of scrubbed messages, shared like the
+// responses counter.
+func newScrubbedCounter() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "http_error_envelope",
+		Name:      "scrubbed_total",
+		Help:      "Upstream messages in which error_envelope's scrubbing found something, by route (the handler's name), upstream (host:port) and detector.",
+	}, []string{"route", "upstream", "detector"})
+}
+
 // counterSet is one handler's view of the counter: its route label, and
 // the series of each upstream it has seen, each resolved the first time
 // it counts. So /metrics shows only series that have counted, and
 // counting afterwards is a read-locked map read, an atomic load and an
 // atomic add, without allocation.
 type counterSet struct {
-	vec   *prometheus.CounterVec
-	route string
+	vec      *prometheus.CounterVec
+	scrubVec *prometheus.CounterVec
+	route    string
 
 	mu       sync.RWMutex
 	rows     map[string]*seriesRow // by upstream as seen, "" for none
@@ -71,14 +83,15 @@ type counterSet struct {
 type seriesRow struct {
 	upstream string
 	series   []atomic.Pointer[prometheus.Counter] // [outcome*len(allReasons)+reason]
+	scrubbed [numDetectors]atomic.Pointer[prometheus.Counter]
 }
 
 func newSeriesRow(upstream string) *seriesRow {
 	return &seriesRow{upstream: upstream, series: make([]atomic.Pointer[prometheus.Counter], len(allOutcomes)*len(allReasons))}
 }
 
-func newCounterSet(vec *prometheus.CounterVec, route string) *counterSet {
-	return &counterSet{vec: vec, route: route, rows: map[string]*seriesRow{}, other: newSeriesRow(upstreamOther)}
+func newCounterSet(vec, scrubVec *prometheus.CounterVec, route string) *counterSet {
+	return &counterSet{vec: vec, scrubVec: scrubVec, route: route, rows: map[string]*seriesRow{}, other: newSeriesRow(upstreamOther)}
 }
 
 // row returns the series of an upstream: its own among the first
@@ -128,23 +141,55 @@ func (s *counterSet) inc(outcome, reason, upstream string) {
 	(*c).Inc()
 }
 
-// registerMetrics registers the counter, or finds the one already
+// scrubbed counts a message scrubbing found something in, once for each
+// detector that did.
+func (s *counterSet) scrubbed(found detectors, upstream string) {
+	row := s.row(upstream)
+	for i := range numDetectors {
+		if found&(1<<i) == 0 {
+			continue
+		}
+		slot := &row.scrubbed[i]
+		c := slot.Load()
+		if c == nil {
+			counter := s.scrubVec.WithLabelValues(s.route, row.upstream, detectorNames[i])
+			c = &counter
+			slot.Store(c)
+		}
+		(*c).Inc()
+	}
+}
+
+// registerMetrics registers the counters, or finds the ones already
 // registered by another handler of the same config.
 func (h *Handler) registerMetrics(registry *prometheus.Registry) error {
-	vec := newResponsesCounter()
-	if registry != nil {
-		if err := registry.Register(vec); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return err
-			}
-			existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return err
-			}
-			vec = existing
-		}
+	vec, err := register(registry, newResponsesCounter())
+	if err != nil {
+		return err
 	}
-	h.counters = newCounterSet(vec, h.Name)
+	scrubVec, err := register(registry, newScrubbedCounter())
+	if err != nil {
+		return err
+	}
+	h.counters = newCounterSet(vec, scrubVec, h.Name)
 	return nil
+}
+
+// register registers vec, or returns the one like it already registered.
+func register(registry *prometheus.Registry, vec *prometheus.CounterVec) (*prometheus.CounterVec, error) {
+	if registry == nil {
+		return vec, nil
+	}
+	if err := registry.Register(vec); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return nil, err
+		}
+		existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
+		if !ok {
+			return nil, err
+		}
+		return existing, nil
+	}
+	return vec, nil
 }

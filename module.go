@@ -147,6 +147,27 @@ type Handler struct {
 	// Default: 0 (off: nothing of a body is kept past the decision).
 	KeepBody int64 `json:"keep_body,omitempty"`
 
+	// The detectors that scrub text coming from an upstream (its message,
+	// a conforming envelope's `error_msg`) before it reaches a client:
+	// `credentials` (authorization values, JSON Web Tokens, well-known key
+	// formats, URL passwords, values of secret-named parameters, PEM
+	// private keys), `addresses` (internal IP addresses and host names,
+	// with their port), `traces` (stack frames, tracebacks), `sql`
+	// (statements and database errors), `emails`, `paths` (absolute file
+	// paths). Credentials, addresses, e-mail addresses and paths are
+	// replaced by `[REDACTED]`; a trace or SQL withholds the whole message.
+	// A conforming envelope with a find is rewritten (reason `scrubbed`)
+	// with its own code. keep_body's text goes through `credentials` and
+	// the scrub_patterns. `["off"]` turns every detector off; naming
+	// detectors replaces the default set. Default: `credentials`,
+	// `addresses`, `traces`, `sql`.
+	Scrub []string `json:"scrub,omitempty"`
+
+	// The operator's own scrubbing patterns, applied after the detectors
+	// wherever they apply (keep_body's text included): each match is
+	// replaced by its mark.
+	ScrubPatterns []ScrubPattern `json:"scrub_patterns,omitempty"`
+
 	policy   *policy // the configuration, compiled by Provision
 	logger   *zap.Logger
 	counters *counterSet
@@ -183,6 +204,15 @@ type Field struct {
 	Name string `json:"name"`
 	// The member's value (placeholders allowed).
 	Value string `json:"value"`
+}
+
+// ScrubPattern is an operator's scrubbing pattern.
+type ScrubPattern struct {
+	// A regular expression (Go syntax) that must not match the empty
+	// string, like `INT-[0-9]{6}`.
+	Pattern string `json:"pattern"`
+	// What replaces each match. Default: `[REDACTED]`.
+	Mark string `json:"mark,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.

@@ -18,6 +18,7 @@ const (
 	phReason       = "http.error_envelope.reason"
 	phErrorCode    = "http.error_envelope.error_code"
 	phUpstreamBody = "http.error_envelope.upstream_body"
+	phScrubbed     = "http.error_envelope.scrubbed"
 )
 
 // record counts a decided response, sets its placeholders and logs it.
@@ -25,6 +26,9 @@ const (
 func (h *Handler) record(r *http.Request, hdr http.Header, repl *caddy.Replacer, d *decision) {
 	if h.counters != nil {
 		h.counters.inc(d.outcome, d.reason, d.upstream)
+		if d.scrubbed != 0 {
+			h.counters.scrubbed(d.scrubbed, d.upstream)
+		}
 	}
 	if repl != nil {
 		repl.Set(phOutcome, boxed(d.outcome))
@@ -35,6 +39,7 @@ func (h *Handler) record(r *http.Request, hdr http.Header, repl *caddy.Replacer,
 		}
 		repl.Set(phErrorCode, code)
 		repl.Set(phUpstreamBody, d.kept)
+		repl.Set(phScrubbed, scrubList[d.scrubbed])
 	}
 
 	level, msg := zapcore.DebugLevel, "error response passed"
@@ -73,6 +78,9 @@ func (h *Handler) record(r *http.Request, hdr http.Header, repl *caddy.Replacer,
 		if h.policy.keepBody > 0 {
 			fields = append(fields, zap.String("upstream_body", d.kept))
 		}
+	}
+	if h.policy.scrub.on != 0 {
+		fields = append(fields, zap.Strings("scrubbed", scrubNames[d.scrubbed]))
 	}
 	c.Write(fields...)
 }

@@ -222,7 +222,7 @@ func TestCounterSet(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	vec := newResponsesCounter()
 	reg.MustRegister(vec)
-	s := newCounterSet(vec, "")
+	s := newCounterSet(vec, newScrubbedCounter(), "")
 	if n := testutil.CollectAndCount(vec); n != 0 {
 		t.Fatalf("%d series before counting", n)
 	}

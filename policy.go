@@ -32,6 +32,7 @@ type policy struct {
 	problem    bool // problem_details on
 	report     bool // mode report
 	unknown    bool // unknown_codes rewrite
+	scrub      scrubber
 	// accepts remembers which Accept values prefer problem details: the
 	// one part of the policy that changes, and only as a memo.
 	accepts choiceCache
@@ -186,6 +187,9 @@ func compilePolicy(h *Handler, cat *catalog, loaded bool) (*policy, error) {
 		p.report = true
 	default:
 		return nil, optionErr("mode", 0, "mode %q: must be rewrite or report", h.Mode)
+	}
+	if p.scrub, err = compileScrub(h.Scrub, h.ScrubPatterns); err != nil {
+		return nil, err
 	}
 	p.resolve()
 	if err := p.checkPattern(h, loaded); err != nil {
