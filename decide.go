@@ -56,17 +56,17 @@ type decision struct {
 	// What a rewrite sends (in report mode: would send). code is also a
 	// passed envelope's own.
 	code, msg string
-	codeBox   any    // code as an interface value made at load, when it is a configured one
-	lang      string // Content-Language of a localized catalog message, else ""
-	requestID string // request_id when on: also sent as X-Request-Id
-	body      []byte // the envelope, when already encoded (static envelopes)
-	length    string // its Content-Length, when encoded with it
-	typ       string // the problem type, for problem details
-	upstream  string // host:port of the upstream that answered, "" when none did
-	size      int    // decoded upstream body size, for the log
-	kept      string // keep_body's text of the upstream body
+	codeBox   any       // code as an interface value made at load, when it is a configured one
+	lang      string    // Content-Language of a localized catalog message, else ""
+	requestID string    // request_id when on: also sent as X-Request-Id
+	body      []byte    // the envelope, when already encoded (static envelopes)
+	length    string    // its Content-Length, when encoded with it
+	typ       string    // the problem type, for problem details
+	upstream  string    // host:port of the upstream that answered, "" when none did
+	size      int       // decoded upstream body size, for the log
+	kept      string    // keep_body's text of the upstream body
 	scrubbed  detectors // what scrubbing found in the upstream text the client gets (would get)
-	err       error  // a gateway error
+	err       error     // a gateway error
 }
 
 // rewrites reports a decision that replaces the response.

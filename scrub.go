@@ -162,13 +162,13 @@ func (x *scan) redact() string {
 
 // Byte classes.
 const (
-	clWord  = 1 << iota // [A-Za-z0-9_]
-	clHost              // [A-Za-z0-9.-]
-	clTok               // token68 of RFC 9110: [A-Za-z0-9._~+/=-]
-	clB64               // base64url and JWT dots: [A-Za-z0-9_.-]
-	clName              // a parameter name: [A-Za-z0-9_.-]
-	clHex               // [0-9A-Fa-f]
-	clTrig              // can start or mark a find
+	clWord = 1 << iota // [A-Za-z0-9_]
+	clHost             // [A-Za-z0-9.-]
+	clTok              // token68 of RFC 9110: [A-Za-z0-9._~+/=-]
+	clB64              // base64url and JWT dots: [A-Za-z0-9_.-]
+	clName             // a parameter name: [A-Za-z0-9_.-]
+	clHex              // [0-9A-Fa-f]
+	clTrig             // can start or mark a find
 )
 
 var class = func() (t [256]uint8) {
