@@ -193,7 +193,7 @@ var class = func() (t [256]uint8) {
 	}
 	// Letters that start a keyword, digits that start an address, and the
 	// punctuation that joins or opens a find.
-	for _, b := range []byte("ABDEFILOSTUVbcefglnrstvx1.:=[(-@/") {
+	for _, b := range []byte("ABCDEFILOSTUVabcefglnrstvx1.:=[(-@/") {
 		t[b] |= clTrig
 	}
 	return t
@@ -406,6 +406,26 @@ func (x *scan) authValue(i int) int {
 	return -1 // a word: looked at again by the other detectors
 }
 
+// credentialLike reports a value that looks like a credential rather than
+// a word: at least 8 bytes with letters and digits, or both cases.
+func credentialLike(v string) bool {
+	if len(v) < 8 {
+		return false
+	}
+	var digit, upper, lower bool
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'A' && c <= 'Z':
+			upper = upper || i > 0
+		case c >= 'a' && c <= 'z':
+			lower = true
+		}
+	}
+	return digit && (upper || lower) || upper && lower
+}
+
 // secretNames are the names whose values are secrets, lower case, with _
 // for - (§14).
 var secretNames = []string{
@@ -475,10 +495,24 @@ func (x *scan) equals(i int) int {
 	for k < len(s) && !isValueEnd(s[k]) {
 		k++
 	}
-	if k == j {
+	if k == j || isMask(s[j:k]) {
 		return -1
 	}
 	return x.add(detCredentials, j, k)
+}
+
+// isMask reports a value an upstream has masked itself (***, xxxxx), which
+// is left as it is.
+func isMask(v string) bool {
+	if v == "" {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] != v[0] {
+			return false
+		}
+	}
+	return v[0] == '*' || (len(v) >= 3 && (v[0] == 'x' || v[0] == 'X'))
 }
 
 // isValueEnd reports a byte that ends an unquoted value.
@@ -512,27 +546,48 @@ func (x *scan) colon(i int) int {
 	return -1
 }
 
-// userinfo looks at the authority of a URL that starts at i and replaces
-// the password of its userinfo: postgres://app:[REDACTED]@db.
+// userinfo looks at the authority of a URL that starts at i: the
+// password of its userinfo (postgres://app:[REDACTED]@db), a userinfo
+// that is a credential itself (https://ghp_…@host, redis://s3cretPw@…),
+// and a host name of one label (db:5432, redis): no public host has one.
 func (x *scan) userinfo(i int) int {
 	s := x.s
-	colon := -1
+	colon, at, end := -1, -1, len(s)
+scan:
 	for j := i; j < len(s); j++ {
-		switch c := s[j]; c {
+		switch s[j] {
 		case ':':
-			if colon < 0 {
+			if colon < 0 && at < 0 {
 				colon = j
 			}
 		case '@':
-			if colon >= 0 && j > colon+1 {
-				return x.add(detCredentials, colon+1, j)
-			}
-			return j
-		case '/', '?', '#', ' ', '\t', '\n', '\r', '"', '\'', '<', '>', '\\':
-			return i
+			at = j
+		case '/', '?', '#', ' ', '\t', '\n', '\r', '"', '\'', '<', '>', '\\', '`', ')', ',':
+			end = j
+			break scan
 		}
 	}
-	return i
+	host := i
+	if at >= 0 {
+		host = at + 1
+		switch {
+		case colon >= 0 && colon < at && at > colon+1 && !isMask(s[colon+1:at]):
+			x.add(detCredentials, colon+1, at)
+		case colon < 0 && credentialLike(s[i:at]):
+			x.add(detCredentials, i, at)
+		}
+	}
+	if x.on&detAddresses == 0 || host >= end {
+		return host
+	}
+	h := host
+	for h < end && (is(s[h], clWord) || s[h] == '-') {
+		h++
+	}
+	if h > host && isLetter(s[host]) && (h == end || s[h] == ':') {
+		return x.add(detAddresses, host, withPort(s, h))
+	}
+	return host
 }
 
 // quotedPair looks at a quoted name before the colon at i ("password":
@@ -582,6 +637,9 @@ func (x *scan) quotedPair(i int) int {
 		case '\\':
 			k++
 		case q:
+			if k == j || isMask(s[j:k]) {
+				return k
+			}
 			return x.add(detCredentials, j, k)
 		}
 	}
@@ -598,6 +656,9 @@ func (x *scan) pem(i int) int {
 		return -1
 	}
 	rest := head[end+5:]
+	if !keyMaterialAt(rest) {
+		return -1 // a header alone, as a validation message quotes it
+	}
 	stop := strings.Index(rest, "-----END ")
 	if stop < 0 {
 		return x.add(detCredentials, i, len(s))
@@ -608,6 +669,27 @@ func (x *scan) pem(i int) int {
 		return x.add(detCredentials, i, len(s))
 	}
 	return x.add(detCredentials, i, len(s)-len(after)+tail+5)
+}
+
+// keyMaterialAt reports base64 at the start of s, past line breaks
+// (also written as \\n inside a JSON string) and spaces.
+func keyMaterialAt(s string) bool {
+	i := 0
+	for i < len(s) {
+		switch {
+		case s[i] == ' ' || s[i] == '\n' || s[i] == '\r':
+			i++
+		case strings.HasPrefix(s[i:], `\n`), strings.HasPrefix(s[i:], `\r`):
+			i += 2
+		default:
+			n := 0
+			for i+n < len(s) && (is(s[i+n], clWord) || s[i+n] == '+' || s[i+n] == '/') {
+				n++
+			}
+			return n >= 16
+		}
+	}
+	return false
 }
 
 // --- addresses -------------------------------------------------------------
@@ -666,6 +748,14 @@ func (x *scan) ipv6(i int) int {
 		lit = lit[:len(lit)-1]
 	}
 	a, err := netip.ParseAddr(lit)
+	if err == nil && !internalAddr(a) && s[i] != '[' {
+		// Node writes address and port together: ECONNREFUSED ::1:8080.
+		if k := strings.LastIndexByte(lit, ':'); k > 0 && digitsAt(lit[k+1:]) == len(lit)-k-1 {
+			if b, err := netip.ParseAddr(lit[:k]); err == nil && internalAddr(b) {
+				a = b
+			}
+		}
+	}
 	if err != nil || !internalAddr(a) {
 		return j
 	}
@@ -703,6 +793,7 @@ func withPort(s string, j int) int {
 // internalSuffixes are the domains of internal host names, lower case.
 var internalSuffixes = []string{
 	".cluster.local", ".local", ".internal", ".svc", ".lan", ".corp", ".localdomain", ".home.arpa",
+	".consul",
 }
 
 // dot looks at a dot: a file name's extension in a stack frame, or the
@@ -719,7 +810,7 @@ func (x *scan) dot(i int) int {
 		return -1
 	}
 	switch s[i+1] | 0x20 {
-	case 'l', 'i', 's', 'c', 'h':
+	case 'l', 'i', 's', 'c', 'h': // the suffixes' first letters
 	default:
 		return -1
 	}
@@ -810,6 +901,29 @@ func traceWordAt(s string) bool {
 		}
 	case 'n':
 		return strings.HasPrefix(s, "node:internal/")
+	case 'a':
+		return frameCallAt(s)
+	}
+	return false
+}
+
+// frameCallAt reports a frame without a file position, as .NET and Java
+// print them: at System.Data.SqlClient.SqlConnection.OnError(…), a
+// method qualified by at least two names.
+func frameCallAt(s string) bool {
+	if !strings.HasPrefix(s, "at ") {
+		return false
+	}
+	dots := 0
+	for i := 3; i < len(s) && i < 3+256; i++ {
+		switch c := s[i]; {
+		case c == '.':
+			dots++
+		case c == '(':
+			return dots >= 2 && s[i-1] != '.'
+		case !is(c, clWord) && c != '$' && c != '`' && c != '<' && c != '>' && c != '/':
+			return false
+		}
 	}
 	return false
 }
@@ -837,7 +951,9 @@ func (x *scan) sqlWordAt(i int) bool {
 	case 'I':
 		return strings.HasPrefix(s, "INSERT INTO ")
 	case 'D':
-		return strings.HasPrefix(s, "DELETE FROM ")
+		// MySQL's unique violation names the key: Duplicate entry 'x' for key 'users.email'
+		return strings.HasPrefix(s, "DELETE FROM ") ||
+			strings.HasPrefix(s, "Duplicate entry '") && strings.Contains(s[17:min(len(s), 17+256)], "' for key '")
 	case 'U':
 		if keywordAt(s, "UPDATE") && !x.noSet {
 			if keywordIn(s[6:], "SET") {
@@ -863,7 +979,12 @@ func (x *scan) sqlWordAt(i int) bool {
 		}
 		return strings.HasPrefix(s, "constraint failed")
 	case 'n':
+		if strings.HasPrefix(s, `near "`) { // SQLite: near "FROM": syntax error
+			return strings.Contains(s[6:min(len(s), 6+64)], `": syntax error`)
+		}
 		return strings.HasPrefix(s, "no such table") || strings.HasPrefix(s, "no such column")
+	case 'C':
+		return strings.HasPrefix(s, "Cannot insert duplicate key") // SQL Server
 	}
 	return false
 }
