@@ -171,6 +171,13 @@ type series struct {
 // running Caddy's /metrics with Prometheus's own text parser.
 func scrapeSeries(t *testing.T) []series {
 	t.Helper()
+	return scrapeFamily(t, "caddy_http_error_envelope_responses_total")
+}
+
+// scrapeFamily reads the series of one counter family from the running
+// Caddy's /metrics with Prometheus's own text parser.
+func scrapeFamily(t *testing.T, family string) []series {
+	t.Helper()
 	res, err := http.Get("http://localhost:2999/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +189,7 @@ func scrapeSeries(t *testing.T) []series {
 		t.Fatalf("/metrics does not parse: %v", err)
 	}
 	var out []series
-	for _, m := range families["caddy_http_error_envelope_responses_total"].GetMetric() {
+	for _, m := range families[family].GetMetric() {
 		s := series{labels: map[string]string{}, value: m.GetCounter().GetValue()}
 		for _, l := range m.GetLabel() {
 			s.labels[l.GetName()] = l.GetValue()

@@ -62,6 +62,10 @@ func TestGRPC(t *testing.T) {
 	// read as "50A".
 	path("grpc-percent", reply{status: 409, header: h("Content-Type", ctJSON), body: `{"error_msg":"50%41 done, 还差一半。","error_code":"JOB.0409"}`})
 	path("grpc-notfound", reply{status: 404, header: h("Content-Type", ctHTML), body: "<h1>Not Found</h1>"})
+	// Scrubbing: a conforming envelope with a password and a host name in
+	// it, and a message that is a stack frame.
+	path("grpc-leaky", reply{status: 403, header: h("Content-Type", ctJSON), body: `{"error_msg":"invalid credentials for postgres://app:s3cr3t@db.internal:5432/app","error_code":"DB.0403"}`})
+	path("grpc-trace", reply{status: 400, header: h("Content-Type", ctJSON), body: `{"message":"NullPointerException at com.example.OrderService.load(OrderService.java:42)"}`})
 	before := scrapeCounters(t)["rewritten/format"]
 	for _, tt := range []struct {
 		route string
@@ -78,6 +82,9 @@ func TestGRPC(t *testing.T) {
 		{"percent", codes.Unknown, "50%41 done, 还差一半。", "JOB.0409"},
 		// gRPC's HTTP-to-gRPC table: 404 is UNIMPLEMENTED.
 		{"notfound", codes.Unimplemented, "Not Found", "GATEWAY.0404"},
+		// Scrubbed: the password and host replaced, the trace withheld.
+		{"leaky", codes.PermissionDenied, "invalid credentials for postgres://app:[REDACTED]@[REDACTED]/app", "DB.0403"},
+		{"trace", codes.Internal, "Bad Request", "GATEWAY.0400"},
 	} {
 		t.Run("gateway error "+tt.route, func(t *testing.T) {
 			var trailer metadata.MD

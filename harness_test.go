@@ -294,6 +294,33 @@ http://127.0.0.1:9080 {
 		error_envelope
 		reverse_proxy CLOSED
 	}
+	# Scrubbing (scrub_test.go): every detector, none, the operator's
+	# patterns, and problem details.
+	handle_path /scrub-all/* {
+		error_envelope {
+			scrub credentials addresses traces sql emails paths
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /scrub-off/* {
+		error_envelope {
+			scrub off
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /scrub-pattern/* {
+		error_envelope {
+			scrub_pattern INT-[0-9]{6} [ticket]
+			scrub_pattern acct-[0-9]+
+		}
+		reverse_proxy UPSTREAM
+	}
+	handle_path /scrub-problem/* {
+		error_envelope {
+			problem_details on
+		}
+		reverse_proxy UPSTREAM
+	}
 	handle_path /edited/* {
 		header >Content-Type "charset=utf-8" "charset=UTF-8"
 		header >Vary "Accept" "Origin"
@@ -506,7 +533,7 @@ https://127.0.0.1:9443 {
 	@down header X-Route down
 	@slow header X-Route slow
 	@html header X-Route html
-	@envelope header_regexp X-Route ^(envelope|percent|notfound)$
+	@envelope header_regexp X-Route ^(envelope|percent|notfound|leaky|trace)$
 	route /grpc.health.v1.Health/* {
 		error_envelope {
 			request_id
@@ -549,6 +576,7 @@ http://127.0.0.1:9081 {
 	log_append reason {http.error_envelope.reason}
 	log_append error_code {http.error_envelope.error_code}
 	log_append upstream_body {http.error_envelope.upstream_body}
+	log_append scrubbed {http.error_envelope.scrubbed}
 	@two header X-Upstream two
 	@down header X-Upstream down
 	handle_path /alpha/* {

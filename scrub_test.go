@@ -1,7 +1,12 @@
 package errenvelope
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 // allDetectors turns every detector on.
@@ -38,5 +43,190 @@ func TestScrubTable(t *testing.T) {
 	}
 	for _, c := range scrubOptCases {
 		check(all, c)
+	}
+}
+
+// TestScrubTableThroughCaddy: every row of the table as a client sees it,
+// through a real Caddy in front of a real upstream: the upstream answers
+// 400 with the row's text as its JSON message, and the client reads the
+// envelope with the text scrubbed, or with the status's own message when
+// the text is withheld.
+func TestScrubTableThroughCaddy(t *testing.T) {
+	startGateway(t)
+	run := func(route string, i int, c scrubCase) {
+		body, err := json.Marshal(map[string]string{"message": c.in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := c.want
+		if want == "" {
+			want = "Bad Request"
+		}
+		t.Run(fmt.Sprintf("%s %d", scrubList[c.det], i), func(t *testing.T) {
+			row{name: fmt.Sprintf("scrub-%d", i), route: route,
+				reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: string(body)},
+				wantStatus: 400, wantBody: env(want, "GATEWAY.0400"), envelope: true}.run(t)
+		})
+	}
+	for i, c := range scrubCases {
+		run("/default", i, c)
+	}
+	for i, c := range scrubOptCases {
+		run("/scrub-all", i, c)
+	}
+}
+
+// TestScrubLeaksThroughCaddy: the leaks a client received before scrubbing,
+// in the shapes their upstreams sent them, and how each option changes
+// what a client reads.
+func TestScrubLeaksThroughCaddy(t *testing.T) {
+	startGateway(t)
+	const dsn = `invalid credentials for postgres://app:s3cr3t@users-db.default.svc.cluster.local:5432/app`
+	conforming := `{"error_msg":"` + dsn + `","error_code":"DB.0400"}`
+	before := scrapeCounters(t)
+	rows := []row{
+		{name: "go url error with a key and an internal address", route: "/default",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: `{"message":"Get \"https://api.maps.example.com/v1/geo?key=AIzaSyA1234567890abcdefghijklmnopqrstuv\": dial tcp 10.0.0.5:443: i/o timeout"}`},
+			wantStatus: 400, wantBody: env(`Get "https://api.maps.example.com/v1/geo?key=[REDACTED]": dial tcp [REDACTED]: i/o timeout`, "GATEWAY.0400"), envelope: true},
+		{name: "conforming envelope with a password is rewritten with its own code", route: "/default",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: conforming},
+			wantStatus: 400, wantBody: env(`invalid credentials for postgres://app:[REDACTED]@[REDACTED]/app`, "DB.0400"), envelope: true},
+		{name: "echoed jwt", route: "/default",
+			reply:      reply{status: 401, header: h("Content-Type", ctJSON, "WWW-Authenticate", `Bearer realm="api"`), body: `{"detail":"Authorization header Bearer ` + jwt + ` rejected"}`},
+			wantStatus: 401, wantBody: env("Authorization header Bearer [REDACTED] rejected", "GATEWAY.0401"), envelope: true,
+			wantHeader: h("WWW-Authenticate", `Bearer realm="api"`)},
+		{name: "sql error is withheld", route: "/default",
+			reply:      reply{status: 409, header: h("Content-Type", ctJSON), body: `{"message":"ERROR: duplicate key value violates unique constraint \"users_email_key\" (SQLSTATE 23505)"}`},
+			wantStatus: 409, wantBody: env("Conflict", "GATEWAY.0409"), envelope: true},
+		{name: "stack frame is withheld", route: "/default",
+			reply:      reply{status: 422, header: h("Content-Type", ctJSON), body: `{"message":"NullPointerException at com.example.OrderService.load(OrderService.java:42)"}`},
+			wantStatus: 422, wantBody: env("Unprocessable Entity", "GATEWAY.0422"), envelope: true},
+		{name: "text/plain message is scrubbed too", route: "/default",
+			reply:      reply{status: 400, header: h("Content-Type", ctText), body: "dial tcp [fd00::1]:5432: connect: connection refused\n"},
+			wantStatus: 400, wantBody: env("dial tcp [REDACTED]: connect: connection refused", "GATEWAY.0400"), envelope: true},
+		{name: "gzip-encoded envelope is scrubbed decoded", route: "/default",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: conforming, coding: "gzip"},
+			header:     h("Accept-Encoding", "gzip"),
+			wantStatus: 400, wantBody: env(`invalid credentials for postgres://app:[REDACTED]@[REDACTED]/app`, "DB.0400"), envelope: true},
+		// A withheld envelope message gives way to its code's message (§4
+		// steps 3–4): here the catalog's.
+		{name: "conforming envelope with sql takes its code's catalog message", route: "/cat",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: `{"error_msg":"pq: relation \"orders\" does not exist","error_code":"ORD.4000"}`},
+			wantStatus: 400, wantBody: env("Bad order request.", "ORD.4000"), envelope: true},
+		{name: "a clean conforming envelope still passes byte for byte", route: "/default",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: `{"error_msg":"Token expired.", "error_code":"IAM.0002"}`},
+			wantStatus: 400, wantBody: `{"error_msg":"Token expired.", "error_code":"IAM.0002"}`},
+		// scrub off: the operator's choice, everything as before.
+		{name: "scrub off passes the envelope as it came", route: "/scrub-off",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: conforming},
+			wantStatus: 400, wantBody: conforming},
+		{name: "scrub off keeps the upstream message", route: "/scrub-off",
+			reply:      reply{status: 422, header: h("Content-Type", ctJSON), body: `{"message":"NullPointerException at com.example.OrderService.load(OrderService.java:42)"}`},
+			wantStatus: 422, wantBody: env("NullPointerException at com.example.OrderService.load(OrderService.java:42)", "GATEWAY.0422"), envelope: true},
+		{name: "operator patterns with and without a mark", route: "/scrub-pattern",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: `{"message":"ticket INT-123456 for acct-991 from 10.0.0.5 failed"}`},
+			wantStatus: 400, wantBody: env("ticket [ticket] for [REDACTED] from [REDACTED] failed", "GATEWAY.0400"), envelope: true},
+		// A secret past max_message is gone before the cut: nothing of it
+		// is left at the end of the cut message.
+		{name: "a secret across the cut leaves nothing", route: "/small",
+			reply:      reply{status: 400, header: h("Content-Type", ctJSON), body: `{"message":"bad key AKIAIOSFODNN7EXAMPLE here"}`},
+			wantStatus: 400, wantBody: env("bad key [REDACTE", "GATEWAY.0400"), envelope: true},
+	}
+	for _, rw := range rows {
+		t.Run(rw.name, rw.run)
+	}
+	after := scrapeCounters(t)
+	if got := after["rewritten/scrubbed"] - before["rewritten/scrubbed"]; got != 3 {
+		t.Errorf("rewritten/scrubbed grew by %v, want 3 (the conforming envelopes with a find)", got)
+	}
+}
+
+// TestScrubProblemDetails: a problem-details client gets the scrubbed
+// message in detail and error_msg, from a conforming problem.
+func TestScrubProblemDetails(t *testing.T) {
+	startGateway(t)
+	in := `{"type":"about:blank","title":"Bad Request","status":400,"detail":"bad token sk_live_FAKE00000000000000001234","error_msg":"bad token sk_live_FAKE00000000000000001234","error_code":"PAY.0400"}`
+	res, body := getWith(t, "/scrub-problem"+path("scrub-problem", reply{status: 400, header: h("Content-Type", problemType), body: in}), h("Accept", problemType))
+	want := `{"type":"about:blank","title":"Bad Request","status":400,"detail":"bad token [REDACTED]","error_msg":"bad token [REDACTED]","error_code":"PAY.0400"}`
+	if res.StatusCode != 400 || string(body) != want || res.Header.Get("Content-Type") != problemType {
+		t.Errorf("got %d %s %s\nwant 400 %s", res.StatusCode, res.Header.Get("Content-Type"), body, want)
+	}
+}
+
+// TestScrubReportMode: report mode changes no byte of a leaking envelope,
+// and its log line says what a rewrite would scrub.
+func TestScrubReportMode(t *testing.T) {
+	startGateway(t)
+	in := `{"error_msg":"login as admin:hunter2@10.0.0.5 failed password=hunter2","error_code":"DB.0401"}`
+	p := "/report" + path("scrub-report", reply{status: 401, header: h("Content-Type", ctJSON), body: in})
+	res, body := get(t, p)
+	if res.StatusCode != 401 || string(body) != in {
+		t.Fatalf("report mode changed the response: %d %s", res.StatusCode, body)
+	}
+	e := handlerLogEntry(t, strings.TrimPrefix(p, "/report"))
+	if e["reason"] != "scrubbed" || e["outcome"] != "reported" || e["msg"] != "would rewrite error response" {
+		t.Errorf("log line %v: want outcome reported, reason scrubbed", e)
+	}
+	if got := fmt.Sprint(e["scrubbed"]); got != "[credentials addresses]" {
+		t.Errorf("log field scrubbed = %s, want [credentials addresses]", got)
+	}
+}
+
+// handlerLogEntry finds this handler's log line about a request URI in
+// Caddy's log.
+func handlerLogEntry(t *testing.T, uri string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		data, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			var e map[string]any
+			if json.Unmarshal([]byte(line), &e) == nil && e["uri"] == uri && strings.Contains(fmt.Sprint(e["logger"]), "error_envelope") {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no error_envelope log line for %s", uri)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestScrubForensics: what was scrubbed reaches the access log through
+// log_append and the counter by route, upstream and detector; keep_body's
+// text keeps the address support needs and loses the password.
+func TestScrubForensics(t *testing.T) {
+	startGateway(t)
+	before := scrapeFamily(t, "caddy_http_error_envelope_scrubbed_total")
+	body := `{"message":"password=hunter2 from 10.0.0.5"}`
+	res, got, uri := forensicGet(t, "/alpha", "scrubbed", reply{status: 400, header: h("Content-Type", ctJSON), body: body}, nil)
+	if want := env("password=[REDACTED] from [REDACTED]", "GATEWAY.0400"); res.StatusCode != 400 || got != want {
+		t.Fatalf("client got %d %s, want 400 %s", res.StatusCode, got, want)
+	}
+	e := accessEntry(t, uri)
+	if e["scrubbed"] != "credentials,addresses" {
+		t.Errorf("access log scrubbed = %v, want credentials,addresses", e["scrubbed"])
+	}
+	if want := `{"message":"password=[REDACTED] from 10.0.0.5"}`; e["upstream_body"] != want {
+		t.Errorf("access log upstream_body = %v, want %s", e["upstream_body"], want)
+	}
+	// A response with nothing scrubbed logs the placeholder empty.
+	_, _, clean := forensicGet(t, "/alpha", "clean", reply{status: 400, header: h("Content-Type", ctJSON), body: `{"message":"Field required"}`}, nil)
+	if e := accessEntry(t, clean); e["scrubbed"] != "" {
+		t.Errorf("access log scrubbed = %v for a clean message, want empty", e["scrubbed"])
+	}
+	after := scrapeFamily(t, "caddy_http_error_envelope_scrubbed_total")
+	up := upstream.Listener.Addr().String()
+	for _, det := range []string{"credentials", "addresses"} {
+		want := map[string]string{"route": "alpha", "upstream": up, "detector": det}
+		if d := countBy(after, want)[""] - countBy(before, want)[""]; d != 1 {
+			t.Errorf("scrubbed_total%v grew by %v, want 1", want, d)
+		}
+	}
+	if d := countBy(after, map[string]string{"route": "alpha", "detector": "sql"})[""] - countBy(before, map[string]string{"route": "alpha", "detector": "sql"})[""]; d != 0 {
+		t.Errorf("scrubbed_total{detector=sql} grew by %v, want 0", d)
 	}
 }
