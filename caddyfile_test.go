@@ -30,6 +30,9 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		max_message 200
 		gateway_errors off
 		mode report
+		scrub credentials emails
+		scrub_pattern INT-[0-9]{6} [ticket]
+		scrub_pattern acct-[0-9]+
 	}`
 	var h Handler
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err != nil {
@@ -54,6 +57,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		MaxMessage:      200,
 		GatewayErrors:   boolPtr(false),
 		Mode:            "report",
+		Scrub:           []string{"credentials", "emails"},
+		ScrubPatterns:   []ScrubPattern{{Pattern: "INT-[0-9]{6}", Mark: "[ticket]"}, {Pattern: "acct-[0-9]+"}},
 	}
 	// Compare what reaches the JSON config: the exported fields.
 	got, _ := json.MarshalIndent(h, "", "  ")
@@ -109,6 +114,13 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"field named like the envelope", "error_envelope {\n\tfield error_code x\n}", `field "error_code": name already used`},
 		{"code_pattern a configured code fails", "error_envelope {\n\tcode_pattern ^APIG\\.\\d{4}$\n\tcode_prefix APIG\n\tmap_status 404 NOTFOUND\n}", `rejects the configured map_status code "NOTFOUND"`},
 		{"code_pattern the fallback fails", "error_envelope {\n\tcode_pattern ^IAM\n}", `rejects the fallback code "GATEWAY.0400"`},
+		{"scrub unknown detector", "error_envelope {\n\tscrub credentials secrets\n}", `scrub "secrets": unknown detector; known: credentials, addresses, traces, sql, emails, paths`},
+		{"scrub off with detectors", "error_envelope {\n\tscrub off sql\n}", `scrub "off sql": off turns every detector off, so it stands alone`},
+		{"scrub named twice", "error_envelope {\n\tscrub sql sql\n}", `scrub "sql": named twice`},
+		{"scrub without detectors", "error_envelope {\n\tscrub\n}", "scrub: want off or detectors (credentials, addresses, traces, sql, emails, paths)"},
+		{"scrub_pattern bad regexp", "error_envelope {\n\tscrub_pattern INT-[0-9\n}", `scrub_pattern "INT-[0-9": error parsing regexp`},
+		{"scrub_pattern matches empty", "error_envelope {\n\tscrub_pattern x*\n}", `scrub_pattern "x*": matches the empty string`},
+		{"scrub_pattern too many", "error_envelope {\n\tscrub_pattern a b c\n}", "scrub_pattern: want <regexp> [<mark>], got 3 arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,6 +139,7 @@ func TestDuplicateNamesItsLine(t *testing.T) {
 		"error_envelope {\n\tmap_status 404 A.1\n\tmap_status 404 A.2\n\tmode report\n}",
 		"error_envelope {\n\tmap_code X A.1\n\tmap_code X A.2\n\tmode report\n}",
 		"error_envelope {\n\tfield a 1\n\tfield a 2\n\tmode report\n}",
+		"error_envelope {\n\tscrub_pattern a\n\tscrub_pattern b*\n\tmode report\n}",
 	} {
 		var h Handler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))

@@ -78,6 +78,10 @@ func TestJSONConfigErrors(t *testing.T) {
 		// keep_body holds its bytes within what max_body holds (§12, §6).
 		{`{"max_body":1024,"keep_body":1025}`, `keep_body 1025: must not exceed max_body (1024 bytes)`},
 		{`{"keep_body":1048577}`, `keep_body 1048577: must not exceed max_body (1048576 bytes)`},
+		{`{"scrub":["credentials","passwords"]}`, `scrub "passwords": unknown detector`},
+		{`{"scrub":["off","sql"]}`, `scrub "off sql": off turns every detector off`},
+		{`{"scrub_patterns":[{"pattern":"a|"}]}`, `scrub_pattern "a|": matches the empty string`},
+		{`{"scrub_patterns":[{"pattern":"ok"},{"pattern":"(("}]}`, `scrub_pattern "((": error parsing regexp`},
 	}
 	for _, tt := range tests {
 		var h Handler

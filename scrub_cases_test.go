@@ -17,7 +17,7 @@ type scrubCase struct {
 }
 
 func leak(det detectors, in, want string) scrubCase { return scrubCase{det, true, in, want} }
-func keep(det detectors, in string) scrubCase        { return scrubCase{det, false, in, in} }
+func keep(det detectors, in string) scrubCase       { return scrubCase{det, false, in, in} }
 
 const jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
 
@@ -99,10 +99,10 @@ var scrubCases = []scrubCase{
 	keep(detCredentials, `The request signature we calculated does not match the signature you provided. Check your key and signing method.`),
 	keep(detCredentials, `Invalid API Key provided: sk_test_**********************Aso0`), // Stripe masks keys itself
 	keep(detCredentials, `Incorrect API key provided: sk-FAKE0***************************************TEST.`),
-	keep(detCredentials, "cannot parse `postgres://app:xxxxx@db.example.com:5432/app`: failed to parse as URL"), // pgx masks passwords
+	keep(detCredentials, "cannot parse `postgres://app:xxxxx@db.example.com:5432/app`: failed to parse as URL"),                                             // pgx masks passwords
 	keep(detCredentials, `Driver org.postgresql.Driver claims to not accept jdbcUrl, jdbc:postgresql://db.example.com:5432/app?user=app&password=<masked>`), // HikariCP
-	keep(detCredentials, `The password field must be at least 8 characters.`), // Laravel
-	keep(detCredentials, `body must have required property 'password'`),     // Fastify
+	keep(detCredentials, `The password field must be at least 8 characters.`),                                                                               // Laravel
+	keep(detCredentials, `body must have required property 'password'`),                                                                                     // Fastify
 	keep(detCredentials, `secret must be a string`),
 	keep(detCredentials, `The api_key parameter is required`),
 	keep(detCredentials, `Token authentication failed`),
@@ -193,7 +193,7 @@ var scrubCases = []scrubCase{
 	leak(detSQL, `Error 1062 (23000): Duplicate entry 'alice@example.com' for key 'users.email'`, ""), // go-sql-driver/mysql
 	leak(detSQL, `ERROR 1064 (42000): You have an error in your SQL syntax`, ""),
 	leak(detSQL, `Duplicate entry 'alice@example.com' for key 'users.email'`, ""), // MySQL Connector/J
-	leak(detSQL, `UNIQUE constraint failed: users.email`, ""),                   // SQLite
+	leak(detSQL, `UNIQUE constraint failed: users.email`, ""),                     // SQLite
 	leak(detSQL, `no such table: users`, ""),
 	leak(detSQL, `near "FROM": syntax error`, ""),
 	leak(detSQL, `Violation of PRIMARY KEY constraint 'PK_Users'. Cannot insert duplicate key in object 'dbo.Users'.`, ""), // SQL Server

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // allDetectors turns every detector on.
@@ -229,4 +230,60 @@ func TestScrubForensics(t *testing.T) {
 	if d := countBy(after, map[string]string{"route": "alpha", "detector": "sql"})[""] - countBy(before, map[string]string{"route": "alpha", "detector": "sql"})[""]; d != 0 {
 		t.Errorf("scrubbed_total{detector=sql} grew by %v, want 0", d)
 	}
+}
+
+// plantedSecrets are secrets of every shape the detectors find, each as
+// planted in a text and the part of it that must not survive.
+var plantedSecrets = []struct{ text, secret string }{
+	{"AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"},
+	{"AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234567890abcdefghijklmnopqrstuv"},
+	{"sk_live_FAKE00000000000000001234", "sk_live_FAKE00000000000000001234"},
+	{"ghp_FAKE0000000000000000000000000000TEST", "ghp_FAKE0000000000000000000000000000TEST"},
+	{"xoxb-1234567890-1234567890123-AbCdEfGhIjKl", "xoxb-1234567890-1234567890123-AbCdEfGhIjKl"},
+	{"glpat-xxxxXXXX1234yyyyZZZZ", "glpat-xxxxXXXX1234yyyyZZZZ"},
+	{"Bearer " + jwt, jwt},
+	{"Basic YWxhZGRpbjpvcGVuc2VzYW1l", "YWxhZGRpbjpvcGVuc2VzYW1l"},
+	{"password=Hunter2Secret99", "Hunter2Secret99"},
+	{"?key=QWERTYuiop123456", "QWERTYuiop123456"},
+	{`"client_secret":"abcXYZ123secretvalue"`, "abcXYZ123secretvalue"},
+	{"postgres://app:S3cretPassw0rd@db:5432/app", "S3cretPassw0rd"},
+	{"-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq8Jm3x2nQzABCDEF\n-----END RSA PRIVATE KEY-----", "MIIEpAIBAAKCAQEA7bq8Jm3x2nQzABCDEF"},
+	{"dial tcp 10.20.30.40:5432", "10.20.30.40:5432"},
+	{"[fd12:3456:789a::17]:8443", "fd12:3456:789a::17"},
+	{"users-db.default.svc.cluster.local:5432", "users-db.default.svc.cluster.local"},
+	{"ops-team@example.com", "ops-team@example.com"},
+	{"/home/deploy/.ssh/id_rsa", "/home/deploy/.ssh/id_rsa"},
+}
+
+// FuzzScrub: random text, and random text around planted secrets of every
+// shape, through every detector. Scrubbing never panics, never returns
+// invalid UTF-8, never returns more than its input and the marks, and
+// leaves no run of 8 characters of a planted secret.
+func FuzzScrub(f *testing.F) {
+	for i, c := range append(append([]scrubCase{}, scrubCases...), scrubOptCases...) {
+		f.Add(c.in, "", uint8(i))
+	}
+	f.Add("\"password\":\"", "\xff\x00 nested \"quotes\\\" ", uint8(3))
+	f.Add(strings.Repeat("eyJ-", 50), strings.Repeat("::", 40), uint8(9))
+	s := mustScrubber(f, allDetectors, ScrubPattern{Pattern: "INT-[0-9]{6}"})
+	f.Fuzz(func(t *testing.T, before, after string, pick uint8) {
+		for _, text := range []string{before + after, before + " " + plantedSecrets[int(pick)%len(plantedSecrets)].text + " " + after} {
+			out, _ := s.scrub(text, s.on)
+			if !utf8.ValidString(out) {
+				t.Fatalf("scrub(%q) = %q: invalid UTF-8", text, out)
+			}
+			valid := strings.ToValidUTF8(text, "\uFFFD")
+			// The marks may stand for less than they replace, never add more.
+			if marks := strings.Count(out, redactionMark) + strings.Count(out, "[REDACTED]"); len(out) > len(valid)+marks*len(redactionMark) {
+				t.Fatalf("scrub(%q) = %q: longer than its input and its %d marks", text, out, marks)
+			}
+		}
+		planted := plantedSecrets[int(pick)%len(plantedSecrets)]
+		out, _ := s.scrub(before+" "+planted.text+" "+after, s.on)
+		for i := 0; i+8 <= len(planted.secret); i++ {
+			if run := planted.secret[i : i+8]; strings.Contains(out, run) && !strings.Contains(before+after, run) {
+				t.Fatalf("scrub left %q of the planted secret %q in %q", run, planted.secret, out)
+			}
+		}
+	})
 }
