@@ -191,9 +191,8 @@ var class = func() (t [256]uint8) {
 			t[c] |= clHex
 		}
 	}
-	// Letters that start a keyword, digits that start an address, and the
-	// punctuation that joins or opens a find.
-	for _, b := range []byte("ABCDEFILOSTUVabcefglnrstvx1.:=[(-@/") {
+	// The punctuation that joins or opens a find (words go by wordStarts).
+	for _, b := range []byte(".:=[(-@/") {
 		t[b] |= clTrig
 	}
 	return t
@@ -201,12 +200,29 @@ var class = func() (t [256]uint8) {
 
 func is(c byte, cl uint8) bool { return class[c]&cl != 0 }
 
-// run is the pass of the built-in detectors.
+// run is the pass of the built-in detectors. A word is looked at only
+// when its first two bytes can start a find, and then skipped whole:
+// inside a word, only punctuation can join a find.
 func (x *scan) run() {
 	s := x.s
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if class[c]&clTrig == 0 || i < x.floor {
+		cl := class[c]
+		if cl&clWord != 0 {
+			if i >= x.floor && (i == 0 || class[s[i-1]]&clWord == 0) && i+1 < len(s) && wordStarts[c][s[i+1]>>6]&(1<<(s[i+1]&63)) != 0 {
+				if next := x.word(i); next > i {
+					i = next - 1
+					continue
+				}
+			}
+			j := i + 1
+			for j < len(s) && class[s[j]]&clWord != 0 {
+				j++
+			}
+			i = j - 1
+			continue
+		}
+		if cl&clTrig == 0 || i < x.floor {
 			continue
 		}
 		next := -1
@@ -238,16 +254,43 @@ func (x *scan) run() {
 			if x.on&detPaths != 0 {
 				next = x.unixPath(i)
 			}
-		default:
-			if i == 0 || !is(s[i-1], clWord) {
-				next = x.word(i)
-			}
 		}
 		if next > i {
 			i = next - 1
 		}
 	}
 }
+
+// wordStarts[a] is the set of bytes b (a bitmap) such that a word that
+// starts with ab can start a find: every other word is skipped unread.
+var wordStarts = func() (t [256][4]uint64) {
+	set := func(a, b byte) { t[a][b>>6] |= 1 << (b & 63) }
+	fold := func(p string) {
+		for _, a := range []byte{p[0], p[0] &^ 0x20} {
+			for _, b := range []byte{p[1], p[1] &^ 0x20} {
+				set(a, b)
+			}
+		}
+	}
+	for _, p := range []string{
+		"AK", "AS", "AI", "sk", "rk", "gh", "gi", "gl", "xo", "ey", // key formats
+		"Tr", "go", "no", "at", // traces
+		"SE", "IN", "DE", "Du", "UP", "OR", "sy", "vi", "Vi", "re", "co", "ne", "Ca", // sql
+	} {
+		set(p[0], p[1])
+	}
+	for _, p := range []string{"be", "ba", "to", "lo", "sq", "er"} { // schemes, localhost, SQLSTATE, error
+		fold(p)
+	}
+	for _, b := range []byte("0123456789.") { // 10., 127., 172.16., 192.168., …
+		set('1', b)
+	}
+	for _, b := range []byte("cdeCDE") { // fc00::/7, fe80::/10
+		set('f', b)
+		set('F', b)
+	}
+	return t
+}()
 
 // word looks at a word that starts at i. It returns where the scan goes
 // on, or -1.
@@ -319,8 +362,31 @@ var keyFormats = []struct {
 // keyAt returns the length of the credential of a well-known format at the
 // start of s, or 0.
 func keyAt(s string) int {
-	switch s[0] {
-	case 'A', 's', 'r', 'g', 'x', 'e':
+	if len(s) < 3 {
+		return 0
+	}
+	// Two bytes rule out nearly every word before the formats are read.
+	switch s[1] {
+	case 'K', 'S', 'I': // AKIA, ASIA, AIza
+		if s[0] != 'A' {
+			return 0
+		}
+	case 'k': // sk_, rk_, sk-
+		if s[0] != 's' && s[0] != 'r' {
+			return 0
+		}
+	case 'h', 'i', 'l': // ghp_…, github_pat_, glpat-
+		if s[0] != 'g' {
+			return 0
+		}
+	case 'o': // xox?-
+		if s[0] != 'x' {
+			return 0
+		}
+	case 'y': // eyJ
+		if s[0] != 'e' {
+			return 0
+		}
 	default:
 		return 0
 	}
@@ -357,6 +423,11 @@ func keyAt(s string) int {
 // schemeAt returns the length of an authorization scheme word at the start
 // of s (Bearer, Basic, Token, any case) with the spaces after it, or 0.
 func schemeAt(s string) int {
+	switch s[0] {
+	case 'B', 'b', 'T', 't':
+	default:
+		return 0
+	}
 	var n int
 	switch {
 	case hasPrefixFold(s, "bearer"):
@@ -843,6 +914,11 @@ func (x *scan) dot(i int) int {
 // frameAt reports a stack frame's file position after a dot: the
 // extension of a source file and how each language's frames go on.
 func frameAt(s string) bool {
+	switch s[0] {
+	case 'j', 'k', 's', 'g', 'p', 'c', 'r', 'm', 't':
+	default:
+		return false
+	}
 	switch s[0] {
 	case 'j', 'k', 's', 'g': // Java, Kotlin, Scala, Groovy: (OrderService.java:42)
 		for _, ext := range []string{"java:", "kt:", "scala:", "groovy:"} {
