@@ -19,6 +19,7 @@ type verdict struct {
 	words  upstreamWords
 	code   string // a conforming envelope's error_code
 	msg    string // and its error_msg
+	detail string // and, as problem details, its detail
 	size   int    // decoded body size, for the log
 	body   []byte // the decoded body, for keep_body; valid until the held body is dropped
 }
@@ -90,6 +91,9 @@ func (p *policy) examine(hdr http.Header, body []byte, tooLarge, head bool, form
 			v.reason, v.code, v.msg = reasonFormat, code, msg
 		default:
 			v.reason, v.code, v.msg = reasonConforming, code, msg
+			if mt == problemType {
+				v.detail, _ = obj.str(kDetail)
+			}
 		}
 		return v
 	case mt == "text/plain":

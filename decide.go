@@ -90,6 +90,10 @@ func (p *policy) decideHeld(hw *holdWriter, r *http.Request, repl *caddy.Replace
 	var msg string // a conforming envelope's error_msg, scrubbed
 	if d.reason == reasonConforming || d.reason == reasonFormat {
 		msg, d.scrubbed = p.scrub.scrub(v.msg, p.scrub.on)
+		if v.detail != "" && v.detail != v.msg { // problem details say it twice
+			_, found := p.scrub.scrub(v.detail, p.scrub.on)
+			d.scrubbed |= found
+		}
 		if d.scrubbed != 0 {
 			d.reason = reasonScrubbed
 		}

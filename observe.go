@@ -78,10 +78,11 @@ func (h *Handler) record(r *http.Request, hdr http.Header, repl *caddy.Replacer,
 		if h.policy.keepBody > 0 {
 			fields = append(fields, zap.String("upstream_body", d.kept))
 		}
+		if h.policy.scrub.on != 0 {
+			fields = append(fields, zap.Strings("scrubbed", scrubNames[d.scrubbed]))
+		}
 	}
-	if h.policy.scrub.on != 0 {
-		fields = append(fields, zap.Strings("scrubbed", scrubNames[d.scrubbed]))
-	}
+
 	c.Write(fields...)
 }
 

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 )
 
@@ -144,6 +146,18 @@ func TestREADMEJSONConfig(t *testing.T) {
 		t.Fatalf("the README's backend port: %v", err)
 	}
 	backend := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/users/8" { // a backend that leaks
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"message":"pq: relation \"users\" does not exist"}`)
+			return
+		}
+		if r.URL.Path == "/users/9" {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, "ticket INT-123456: dial tcp 10.0.0.5:5432: connect: connection refused")
+			return
+		}
 		if r.URL.Path == "/users/7" {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)
@@ -175,6 +189,13 @@ func TestREADMEJSONConfig(t *testing.T) {
 			env["request_id"] == "" || hdr.Get("X-Request-Id") != env["request_id"] {
 			t.Errorf("%s: %d %v %v, want %d %q %q", tt.path, status, env, hdr, tt.status, tt.msg, tt.code)
 		}
+	}
+	// Scrubbed: an SQL error withheld, a ticket and an address replaced.
+	if _, env, _ := get("/users/8"); env["error_msg"] != "API request error." {
+		t.Errorf("/users/8: error_msg %q, want the SQL error withheld for the catalog's message of 409", env["error_msg"])
+	}
+	if _, env, _ := get("/users/9"); env["error_msg"] != "ticket [ticket]: dial tcp [REDACTED]: connect: connection refused" {
+		t.Errorf("/users/9: error_msg %q, want the ticket and the address replaced", env["error_msg"])
 	}
 	backend.Close()
 	status, env, _ := get("/users/7")
@@ -289,5 +310,29 @@ func TestREADMEExport(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestREADMEScrubbing: the README's scrubbing example scrubs its sample
+// text as the README says, and its leak-finding recipe adapts.
+func TestREADMEScrubbing(t *testing.T) {
+	var h Handler
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(readmeBlock(t, "## Scrubbing secrets and internals", "caddyfile"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.compile(); err != nil {
+		t.Fatal(err)
+	}
+	const in, want = "ticket INT-123456 for acct-991 from 10.0.0.5 failed", "ticket [ticket] for [REDACTED] from [REDACTED] failed"
+	readme, _ := os.ReadFile("README.md")
+	if !strings.Contains(string(readme), "`"+in+"` reaches the client as\n`"+want+"`") {
+		t.Fatalf("the README no longer shows %q becoming %q", in, want)
+	}
+	if got, _ := h.policy.scrub.scrub(in, h.policy.scrub.on); got != want {
+		t.Errorf("the README's example scrubs %q to %q, the README says %q", in, got, want)
+	}
+	recipe := readmeBlock(t, "### Finding backends that leak", "caddyfile")
+	if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(recipe), nil); err != nil {
+		t.Errorf("the leak-finding recipe does not adapt: %v", err)
 	}
 }

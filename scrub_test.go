@@ -152,6 +152,14 @@ func TestScrubProblemDetails(t *testing.T) {
 	if res.StatusCode != 400 || string(body) != want || res.Header.Get("Content-Type") != problemType {
 		t.Errorf("got %d %s %s\nwant 400 %s", res.StatusCode, res.Header.Get("Content-Type"), body, want)
 	}
+	// A detail that says more than error_msg is scrubbed too: the problem
+	// is rewritten with error_msg as its detail.
+	in = `{"type":"about:blank","title":"Bad Request","status":400,"detail":"no row in users at 10.0.0.5:5432","error_msg":"Bad input.","error_code":"PAY.0400"}`
+	res, body = getWith(t, "/scrub-problem"+path("scrub-problem-detail", reply{status: 400, header: h("Content-Type", problemType), body: in}), h("Accept", problemType))
+	want = `{"type":"about:blank","title":"Bad Request","status":400,"detail":"Bad input.","error_msg":"Bad input.","error_code":"PAY.0400"}`
+	if res.StatusCode != 400 || string(body) != want {
+		t.Errorf("got %d %s\nwant 400 %s", res.StatusCode, body, want)
+	}
 }
 
 // TestScrubReportMode: report mode changes no byte of a leaking envelope,
