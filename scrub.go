@@ -606,6 +606,9 @@ func (x *scan) colon(i int) int {
 		if n := x.quotedPair(i); n > 0 {
 			return n
 		}
+		if n := x.headerPair(i); n > 0 {
+			return n
+		}
 	}
 	if x.on&detAddresses != 0 && i+1 < len(s) && s[i+1] == ':' && (i == 0 || !is(s[i-1], clHex) && s[i-1] != ':') {
 		return x.ipv6(i)
@@ -715,6 +718,30 @@ func (x *scan) quotedPair(i int) int {
 		}
 	}
 	return x.add(detCredentials, j, len(s))
+}
+
+// headerPair looks at name: value, as headers and logs print a pair, at
+// the colon at i: the value is replaced when the name is a secret's and
+// the value looks like a credential (x-api-key: 4f9a…), never when it is
+// a word (password: field required).
+func (x *scan) headerPair(i int) int {
+	s := x.s
+	a := x.nameBefore(i)
+	if a == i || (a > 0 && is(s[a-1], clName)) || !isSecretName(s[a:i], false) {
+		return -1
+	}
+	j := i + 1
+	for j < len(s) && s[j] == ' ' {
+		j++
+	}
+	k := j
+	for k < len(s) && is(s[k], clTok) {
+		k++
+	}
+	if !credentialLike(s[j:k]) {
+		return -1
+	}
+	return x.add(detCredentials, j, k)
 }
 
 // pem replaces a PEM private key block at i, to its END line or, cut

@@ -77,6 +77,7 @@ var scrubCases = []scrubCase{
 	leak(detCredentials, `unexpected field in {'username': 'bob', 'password': 'hunter2'}`, `unexpected field in {'username': 'bob', 'password': '[REDACTED]'}`),
 	leak(detCredentials, `bad payload {\"apiKey\":\"k-123456\"}`, `bad payload {\"apiKey\":\"[REDACTED]\"}`),
 	leak(detCredentials, `header X-Api-Key="a1b2c3d4e5" refused`, `header X-Api-Key="[REDACTED]" refused`),
+	leak(detCredentials, `missing scope for x-api-key: 4f9a2c7e1b8d3f6a0e5c9b2d7a4f1e8c`, `missing scope for x-api-key: [REDACTED]`),
 	// PEM private keys, whole or cut short
 	leak(detCredentials, `invalid key -----BEGIN RSA PRIVATE KEY----- MIIEpAIBAAKCAQEA7bq8Jm3x2nQz -----END RSA PRIVATE KEY----- rejected`, `invalid key [REDACTED] rejected`),
 	leak(detCredentials, `cannot parse -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU`, `cannot parse [REDACTED]`),
@@ -86,6 +87,8 @@ var scrubCases = []scrubCase{
 	keep(detCredentials, `Invalid API key`),
 	keep(detCredentials, `"password" length must be at least 8 characters long`), // Joi
 	keep(detCredentials, `password: field required`),                             // Pydantic v1, as apps join it
+	keep(detCredentials, `token: expired`),
+	keep(detCredentials, `api_key: must be a string of 32 characters`),
 	keep(detCredentials, `Missing Bearer token`),
 	keep(detCredentials, `Unexpected token } in JSON at position 42`), // body-parser
 	keep(detCredentials, `CSRF token missing or incorrect.`),
