@@ -642,6 +642,16 @@ scan:
 		}
 	}
 	host := i
+	if at < 0 && colon >= 0 {
+		// user:password with the rest cut off: no port is made of letters.
+		v := colon + 1
+		for v < end && s[v] != ':' {
+			v++
+		}
+		if digitsAt(s[colon+1:v]) != v-colon-1 && credentialLike(s[colon+1:v]) {
+			return x.add(detCredentials, colon+1, v)
+		}
+	}
 	if at >= 0 {
 		host = at + 1
 		switch {

@@ -41,6 +41,9 @@ var scrubCases = []scrubCase{
 	// real: url.Parse echoes a DSN whose password has an unescaped %
 	leak(detCredentials, `parse "postgres://app:S3cret%zzPass@db.example.com:5432/app?sslmode=require": invalid URL escape "%zz"`,
 		`parse "postgres://app:[REDACTED]@db.example.com:5432/app?sslmode=require": invalid URL escape "%zz"`),
+	// a DSN cut short after its password
+	leak(detCredentials, `cannot connect to postgres://app:S3cretPass9`, `cannot connect to postgres://app:[REDACTED]`),
+	keep(detCredentials, `see http://example.com:8080/docs`),
 	// real: pgx keyword/value DSN
 	leak(detCredentials, "cannot parse `host=db.example.com user=app password=hunter2 dbname=app port=notaport`: invalid port",
 		"cannot parse `host=db.example.com user=app password=[REDACTED] dbname=app port=notaport`: invalid port"),

@@ -295,3 +295,36 @@ func FuzzScrub(f *testing.F) {
 		}
 	})
 }
+
+// TestScrubHostileText: floods of secrets and of their shapes, invalid
+// UTF-8, NUL and nested quotes reach the client as valid JSON with no
+// part of a secret, cut to max_message.
+func TestScrubHostileText(t *testing.T) {
+	startGateway(t)
+	for name, msg := range map[string]string{
+		"a flood of passwords":      strings.Repeat("password=hunter2 ", 20000),
+		"a flood of keys":           strings.Repeat("AKIAIOSFODNN7EXAMPLE,", 20000),
+		"a flood of half urls":      strings.Repeat("postgres://app:hunter2", 20000),
+		"nested quotes":             strings.Repeat(`{\"password\":\"hunter2 {\"token\":\"`, 5000),
+		"invalid utf-8 and nul":     "bad \xff\xfe\x00 password=hunter2\x00 key \xc3",
+		"an unterminated pem block": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC" + strings.Repeat("hunter2", 20000),
+		"addresses without end":     strings.Repeat("10.0.0.5:5432 [fd00::1]:1 ::1:1 x.svc:1 ", 5000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]string{"message": msg})
+			res, got := get(t, "/default"+path("scrub-hostile-"+name, reply{status: 400, header: h("Content-Type", ctJSON), body: string(body)}))
+			if res.StatusCode != 400 {
+				t.Fatalf("status %d", res.StatusCode)
+			}
+			env := checkEnvelope(t, got)
+			for _, secret := range []string{"hunter2", "AKIAIOSFODNN7EXAMPLE", "10.0.0.5", "fd00::1", "x.svc"} {
+				if strings.Contains(env["error_msg"], secret) {
+					t.Errorf("error_msg %q holds %q", env["error_msg"], secret)
+				}
+			}
+			if n := utf8.RuneCountInString(env["error_msg"]); n > 512 {
+				t.Errorf("error_msg has %d characters, over max_message", n)
+			}
+		})
+	}
+}
