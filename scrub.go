@@ -399,7 +399,7 @@ func keyAt(s string) int {
 		for j < len(s) && (k.max == 0 || j-n <= k.max) {
 			c := s[j]
 			if k.cl == 0 {
-				if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
 					break
 				}
 			} else if !is(c, k.cl) {
