@@ -268,8 +268,12 @@ var plantedSecrets = []struct{ text, secret string }{
 // invalid UTF-8, never returns more than its input and the marks, and
 // leaves no run of 8 characters of a planted secret.
 func FuzzScrub(f *testing.F) {
+	// Seeds: every eighth row of the table (each row is checked in full by
+	// TestScrubTable; a short fuzzing run spends its time mutating).
 	for i, c := range append(append([]scrubCase{}, scrubCases...), scrubOptCases...) {
-		f.Add(c.in, "", uint8(i))
+		if i%8 == 0 {
+			f.Add(c.in, "", uint8(i))
+		}
 	}
 	f.Add("\"password\":\"", "\xff\x00 nested \"quotes\\\" ", uint8(3))
 	f.Add(strings.Repeat("eyJ-", 50), strings.Repeat("::", 40), uint8(9))
