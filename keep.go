@@ -24,14 +24,33 @@ func (p *policy) keptText(hdr http.Header, decoded, held []byte) string {
 			}
 		}
 	}
-	if p.scrub.on&keptScrub == 0 {
+	if p.scrub.kept == 0 {
 		return validPrefix(body, p.keepBody)
 	}
 	// Scrubbed before the cut, over a margin past it, so that the cut
 	// leaves no part of a secret (a key's first bytes) that it made
 	// unrecognisable.
-	text, _ := p.scrub.scrub(validPrefix(body, p.keepBody+keptMargin), keptScrub)
-	return validPrefix([]byte(text), p.keepBody)
+	text, _ := p.scrub.scrub(validPrefix(body, p.keepBody+keptMargin), p.scrub.kept)
+	text = validPrefix([]byte(text), p.keepBody)
+	if len(body) >= p.keepBody && len(body) < p.keepBody+keptMargin && decoded == nil {
+		// Only the first bytes were held: no margin past the cut exists,
+		// so a credential-like word the cut ends in goes too.
+		text = dropCutCredential(text)
+	}
+	return text
+}
+
+// dropCutCredential removes the word text ends in when it looks like the
+// start of a credential (ghp_FAKE0000…, AKIAIOSFODNN7E).
+func dropCutCredential(text string) string {
+	i := len(text)
+	for i > 0 && is(text[i-1], clB64) {
+		i--
+	}
+	if credentialLike(text[i:]) || keyAt(text[i:]+"0000000000000000000000000000000000000000") > 0 {
+		return text[:i]
+	}
+	return text
 }
 
 // keptMargin is how far past keep_body a kept text is scrubbed: longer

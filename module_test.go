@@ -81,6 +81,7 @@ func TestJSONConfigErrors(t *testing.T) {
 		{`{"scrub":["credentials","passwords"]}`, `scrub "passwords": unknown detector`},
 		{`{"scrub":["off","sql"]}`, `scrub "off sql": off turns every detector off`},
 		{`{"scrub_patterns":[{"pattern":"a|"}]}`, `scrub_pattern "a|": matches the empty string`},
+		{`{"scrub_patterns":[{"pattern":"\\b"}]}`, `scrub_pattern "\\b": matches the empty string`},
 		{`{"scrub_patterns":[{"pattern":"ok"},{"pattern":"(("}]}`, `scrub_pattern "((": error parsing regexp`},
 	}
 	for _, tt := range tests {

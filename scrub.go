@@ -43,9 +43,6 @@ const (
 	defaultScrub = detCredentials | detAddresses | detTraces | detSQL
 	// withholding are the detectors whose find withholds the whole text.
 	withholding = detTraces | detSQL
-	// keptScrub are the detectors keep_body's text goes through: support
-	// needs the addresses and traces, nobody needs passwords.
-	keptScrub = detCredentials | detPattern
 )
 
 // redactionMark replaces what a detector finds.
@@ -53,7 +50,11 @@ const redactionMark = "[REDACTED]"
 
 // scrubber is the compiled scrub and scrub_pattern options.
 type scrubber struct {
-	on       detectors // detPattern set when there are patterns
+	on detectors // detPattern set when there are patterns
+	// kept is what keep_body's text goes through: credentials (unless
+	// scrub is off) and the patterns; support needs the addresses and
+	// traces, nobody needs passwords.
+	kept     detectors
 	patterns []scrubPattern
 }
 
@@ -62,13 +63,12 @@ type scrubPattern struct {
 	mark string
 }
 
-// scrub applies the detectors of on (those of s that are) to text. It
+// scrub applies the detectors of on (s.on, or s.kept) to text. It
 // returns the text with every find replaced by its mark, "" when a
 // withholding detector found something, and the set of detectors that
 // found something. Text without a find is returned as it is; invalid
 // UTF-8 becomes U+FFFD, as cleaning would make it.
 func (s *scrubber) scrub(text string, on detectors) (string, detectors) {
-	on &= s.on
 	if on == 0 || text == "" {
 		return text, 0
 	}
@@ -82,6 +82,9 @@ func (s *scrubber) scrub(text string, on detectors) (string, detectors) {
 	if on&detPattern != 0 {
 		for _, p := range s.patterns {
 			for _, m := range p.re.FindAllStringIndex(text, -1) {
+				if m[0] == m[1] {
+					continue
+				}
 				x.spans = append(x.spans, span{m[0], m[1], p.mark})
 				x.found |= detPattern
 			}
@@ -396,7 +399,7 @@ func keyAt(s string) int {
 		}
 		n := len(k.prefix)
 		j := n
-		for j < len(s) && (k.max == 0 || j-n <= k.max) {
+		for j < len(s) && (k.max == 0 || j-n < k.max) {
 			c := s[j]
 			if k.cl == 0 {
 				if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
@@ -407,8 +410,8 @@ func keyAt(s string) int {
 			}
 			j++
 		}
-		if j-n < k.min || (k.max != 0 && j-n > k.max) || (j < len(s) && is(s[j], clWord)) {
-			return 0
+		if j-n < k.min || (j < len(s) && is(s[j], clWord)) {
+			return 0 // too short, or a longer word
 		}
 		if k.prefix == "eyJ" || k.prefix == "sk-" || k.prefix == "glpat-" {
 			for j > n && (s[j-1] == '.' || s[j-1] == '-') { // a sentence's full stop
@@ -452,26 +455,32 @@ func schemeAt(s string) int {
 func (x *scan) authValue(i int) int {
 	s := x.s
 	j := i
-	var digit, letter, upper, lower, sym bool
+	var digit, letter bool
+	switches := 0 // changes of case: base64 has many, words a few
+	var last byte
 	for j < len(s) && is(s[j], clTok) {
 		c := s[j]
+		var kind byte
 		switch {
 		case c >= '0' && c <= '9':
 			digit = true
 		case c >= 'A' && c <= 'Z':
-			letter = true
-			upper = upper || j > i
+			letter, kind = true, 'A'
 		case c >= 'a' && c <= 'z':
-			letter, lower = true, true
-		case c == '+' || c == '/' || c == '=': // base64's own
-			sym = true
+			letter, kind = true, 'a'
+		}
+		if kind != 0 {
+			if last != 0 && kind != last {
+				switches++
+			}
+			last = kind
 		}
 		j++
 	}
 	for j > i && s[j-1] == '.' {
 		j--
 	}
-	if j-i >= 8 && (digit && letter || upper && lower || sym) {
+	if j-i >= 8 && (digit && letter || switches >= 3) {
 		return x.add(detCredentials, i, j)
 	}
 	return -1 // a word: looked at again by the other detectors
@@ -505,6 +514,16 @@ var secretNames = []string{
 	"private_key", "signature", "sig",
 }
 
+// compactNames are secretNames without their separators, as camelCase
+// writes them (secretKey, accessToken).
+var compactNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range secretNames {
+		m[n] = strings.ReplaceAll(n, "_", "")
+	}
+	return m
+}()
+
 // isSecretName reports whether name is a secret's: one of secretNames, or
 // a name that ends in one after a separator or a case change (db_password,
 // X-Api-Key, clientSecret). query reports a URL query parameter, where
@@ -516,7 +535,11 @@ func isSecretName(name string, query bool) bool {
 	for _, n := range secretNames {
 		k := len(name) - len(n)
 		if k < 0 || !equalFoldSep(name[k:], n) {
-			continue
+			// secretKey, SecretAccessKey: the name without its separator
+			c := compactNames[n]
+			if k = len(name) - len(c); c == n || k < 0 || !equalFoldSep(name[k:], c) {
+				continue
+			}
 		}
 		if k == 0 || name[k-1] == '_' || name[k-1] == '-' || name[k-1] == '.' ||
 			(name[k] >= 'A' && name[k] <= 'Z' && (name[k-1] >= 'a' && name[k-1] <= 'z' || name[k-1] >= '0' && name[k-1] <= '9')) {
@@ -626,52 +649,74 @@ func (x *scan) colon(i int) int {
 // and a host name of one label (db:5432, redis): no public host has one.
 func (x *scan) userinfo(i int) int {
 	s := x.s
-	colon, at, end := -1, -1, len(s)
-scan:
-	for j := i; j < len(s); j++ {
-		switch s[j] {
-		case ':':
-			if colon < 0 && at < 0 {
-				colon = j
-			}
-		case '@':
-			at = j
-		case '/', '?', '#', ' ', '\t', '\n', '\r', '"', '\'', '<', '>', '\\', '`', ')', ',':
-			end = j
-			break scan
-		}
+	// The URL as a token, and within it the authority: a password may
+	// hold / ? # (base64 does), so the userinfo runs to the token's last @
+	// when a colon comes before any /.
+	tok := i
+	for tok < len(s) && tok-i < maxAuthority && strings.IndexByte(" \t\n\r\"'<>\\`),", s[tok]) < 0 {
+		tok++
+	}
+	colon, at := -1, -1
+	if k := strings.LastIndexByte(s[i:tok], '@'); k >= 0 {
+		at = i + k
+	}
+	userEnd := tok
+	if at >= 0 {
+		userEnd = at
+	}
+	if k := strings.IndexByte(s[i:userEnd], ':'); k >= 0 && strings.IndexByte(s[i:i+k], '/') < 0 {
+		colon = i + k
+	}
+	if at >= 0 && colon < 0 && strings.ContainsAny(s[i:at], "/?#") {
+		at = -1 // an @ in the path
 	}
 	host := i
-	if at < 0 && colon >= 0 {
+	switch {
+	case at >= 0 && colon >= 0:
+		host = at + 1
+		if at > colon+1 && !isMask(s[colon+1:at]) {
+			x.add(detCredentials, colon+1, at)
+		}
+	case at >= 0:
+		host = at + 1
+		if credentialLike(s[i:at]) {
+			x.add(detCredentials, i, at)
+		}
+	case colon >= 0:
 		// user:password with the rest cut off: no port is made of letters.
 		v := colon + 1
-		for v < end && s[v] != ':' {
+		for v < tok && strings.IndexByte(":/?#", s[v]) < 0 {
 			v++
 		}
 		if digitsAt(s[colon+1:v]) != v-colon-1 && credentialLike(s[colon+1:v]) {
 			return x.add(detCredentials, colon+1, v)
 		}
 	}
-	if at >= 0 {
-		host = at + 1
-		switch {
-		case colon >= 0 && colon < at && at > colon+1 && !isMask(s[colon+1:at]):
-			x.add(detCredentials, colon+1, at)
-		case colon < 0 && credentialLike(s[i:at]):
-			x.add(detCredentials, i, at)
-		}
-	}
-	if x.on&detAddresses == 0 || host >= end {
+	if x.on&detAddresses == 0 || host >= tok || objectStore(s[:i-3]) {
 		return host
 	}
 	h := host
-	for h < end && (is(s[h], clWord) || s[h] == '-') {
+	for h < tok && (is(s[h], clWord) || s[h] == '-') {
 		h++
 	}
-	if h > host && isLetter(s[host]) && (h == end || s[h] == ':') {
+	if h > host && isLetter(s[host]) && (h == tok || strings.IndexByte(":/?#", s[h]) >= 0) {
 		return x.add(detAddresses, host, withPort(s, h))
 	}
 	return host
+}
+
+// maxAuthority bounds how far a URL's authority is looked for.
+const maxAuthority = 512
+
+// objectStore reports a URL scheme (the end of before) whose authority is
+// a bucket, not a host: s3://, gs://, file://.
+func objectStore(before string) bool {
+	for _, scheme := range []string{"s3", "gs", "file", "az"} {
+		if hasSuffixFold(before, scheme) && (len(before) == len(scheme) || !isLetter(before[len(before)-len(scheme)-1])) {
+			return true
+		}
+	}
+	return false
 }
 
 // quotedPair looks at a quoted name before the colon at i ("password":
@@ -748,10 +793,26 @@ func (x *scan) headerPair(i int) int {
 	for k < len(s) && is(s[k], clTok) {
 		k++
 	}
-	if !credentialLike(s[j:k]) {
+	if !keyLike(s[j:k]) {
 		return -1
 	}
 	return x.add(detCredentials, j, k)
+}
+
+// keyLike reports a value that looks like a key rather than a word or a
+// name (TokenExpiredError, HMAC-SHA256): 16 bytes or more, letters and
+// digits.
+func keyLike(v string) bool {
+	if len(v) < 16 {
+		return false
+	}
+	var digit, letter bool
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		digit = digit || c >= '0' && c <= '9'
+		letter = letter || isLetter(c)
+	}
+	return digit && letter
 }
 
 // pem replaces a PEM private key block at i, to its END line or, cut
@@ -789,6 +850,8 @@ func keyMaterialAt(s string) bool {
 			i++
 		case strings.HasPrefix(s[i:], `\n`), strings.HasPrefix(s[i:], `\r`):
 			i += 2
+		case strings.HasPrefix(s[i:], "Proc-Type:"): // an encrypted key's headers
+			return true
 		default:
 			n := 0
 			for i+n < len(s) && (is(s[i+n], clWord) || s[i+n] == '+' || s[i+n] == '/') {
@@ -1078,7 +1141,7 @@ func (x *scan) sqlWordAt(i int) bool {
 		return strings.HasPrefix(s, "ORA-") && digitsAt(s[4:]) == 5
 	case 'E', 'e':
 		// MySQL: ERROR 1064 (42000), and its Go driver's Error 1062 (23000)
-		if hasPrefixFold(s, "error ") && digitsAt(s[6:]) == 4 && len(s) >= 18 && s[10] == ' ' && s[11] == '(' && s[17] == ')' {
+		if hasPrefixFold(s, "error ") && digitsAt(s[6:]) == 4 && len(s) >= 18 && s[10] == ' ' && s[11] == '(' && s[17] == ')' && isSQLState(s[12:17]) {
 			return true
 		}
 	case 'v':
@@ -1100,6 +1163,16 @@ func (x *scan) sqlWordAt(i int) bool {
 		return strings.HasPrefix(s, "Cannot insert duplicate key") // SQL Server
 	}
 	return false
+}
+
+// isSQLState reports five digits and upper-case letters: 23000, HY000.
+func isSQLState(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < '0' || c > '9') && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // keywordAt reports the upper-case keyword kw as a whole word at the start
@@ -1273,7 +1346,7 @@ func compileScrub(names []string, patterns []ScrubPattern) (scrubber, error) {
 		if err != nil {
 			return s, optionErr("scrub_pattern", i, "scrub_pattern %q: %w", sp.Pattern, err)
 		}
-		if re.MatchString("") {
+		if re.MatchString("") || matchesEmpty(re) {
 			return s, optionErr("scrub_pattern", i, "scrub_pattern %q: matches the empty string, so it would mark every gap", sp.Pattern)
 		}
 		mark := sp.Mark
@@ -1283,7 +1356,22 @@ func compileScrub(names []string, patterns []ScrubPattern) (scrubber, error) {
 		s.patterns = append(s.patterns, scrubPattern{re: re, mark: mark})
 		s.on |= detPattern
 	}
+	s.kept = s.on & detPattern
+	if s.on&^detPattern != 0 {
+		s.kept |= detCredentials // whichever detectors are named
+	}
 	return s, nil
+}
+
+// matchesEmpty reports a pattern that matches an empty string somewhere
+// in text (\b, ^, (?m)$): it would mark every gap.
+func matchesEmpty(re *regexp.Regexp) bool {
+	for _, m := range re.FindAllStringIndex("Order 42 not-found_at x.y:z", -1) {
+		if m[0] == m[1] {
+			return true
+		}
+	}
+	return false
 }
 
 // detectorNamed is the detector of a scrub name, 0 for none; the

@@ -81,6 +81,13 @@ var scrubCases = []scrubCase{
 	leak(detCredentials, `bad payload {\"apiKey\":\"k-123456\"}`, `bad payload {\"apiKey\":\"[REDACTED]\"}`),
 	leak(detCredentials, `header X-Api-Key="a1b2c3d4e5" refused`, `header X-Api-Key="[REDACTED]" refused`),
 	leak(detCredentials, `missing scope for x-api-key: 4f9a2c7e1b8d3f6a0e5c9b2d7a4f1e8c`, `missing scope for x-api-key: [REDACTED]`),
+	// a generated password with / + = in it, as openssl rand -base64 makes them
+	leak(detCredentials, `dial error for postgres://app:k9Xy/2LmPq8Rw+Zt4Vb==@10.0.0.5:5432/app`, `dial error for postgres://app:[REDACTED]@[REDACTED]/app`),
+	// real: Google's answer to a bad key, the key followed by a full stop
+	leak(detCredentials, `API key not valid: AIzaSyA1234567890abcdefghijklmnopqrstuv. Please pass a valid API key.`, `API key not valid: [REDACTED]. Please pass a valid API key.`),
+	leak(detCredentials, `bad key -----BEGIN RSA PRIVATE KEY----- Proc-Type: 4,ENCRYPTED DEK-Info: AES-128-CBC,3F17A2 MIIEowIBAAKCAQEA -----END RSA PRIVATE KEY-----`, `bad key [REDACTED]`),
+	leak(detCredentials, `unexpected {"secretKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`, `unexpected {"secretKey":"[REDACTED]"}`),
+	leak(detCredentials, `credentials {"AccessKeyId":"AKIAIOSFODNN7EXAMPLE","SecretAccessKey":"wJalrXUtnFEMI"}`, `credentials {"AccessKeyId":"[REDACTED]","SecretAccessKey":"[REDACTED]"}`),
 	// PEM private keys, whole or cut short
 	leak(detCredentials, `invalid key -----BEGIN RSA PRIVATE KEY----- MIIEpAIBAAKCAQEA7bq8Jm3x2nQz -----END RSA PRIVATE KEY----- rejected`, `invalid key [REDACTED] rejected`),
 	leak(detCredentials, `cannot parse -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU`, `cannot parse [REDACTED]`),
@@ -92,6 +99,11 @@ var scrubCases = []scrubCase{
 	keep(detCredentials, `password: field required`),                             // Pydantic v1, as apps join it
 	keep(detCredentials, `token: expired`),
 	keep(detCredentials, `api_key: must be a string of 32 characters`),
+	keep(detCredentials, `Invalid token: TokenExpiredError`), // jsonwebtoken's error names
+	keep(detCredentials, `invalid signature: SignatureDoesNotMatch`),
+	keep(detCredentials, `signature: HMAC-SHA256 expected`),
+	keep(detCredentials, `Expected Basic auth/Bearer token`),
+	keep(detCredentials, `Bearer realm=api`),
 	keep(detCredentials, `Missing Bearer token`),
 	keep(detCredentials, `Unexpected token } in JSON at position 42`), // body-parser
 	keep(detCredentials, `CSRF token missing or incorrect.`),
@@ -159,6 +171,8 @@ var scrubCases = []scrubCase{
 	keep(detAddresses, `file settings.local.json not found`),
 	keep(detAddresses, `DNS server 8.8.8.8:53 did not answer`),
 	keep(detAddresses, `feed: not found`),
+	keep(detAddresses, `Access Denied reading s3://acme-uploads/invoices/42.pdf`),
+	keep(detAddresses, `See https://api.example.com/users/@me for your profile`),
 	keep(detAddresses, `Please select a plan from the list.`),
 
 	// --- traces: leaks (withheld) ---
@@ -220,6 +234,7 @@ var scrubCases = []scrubCase{
 	keep(detSQL, `Error 404: not found`),
 	keep(detSQL, `Order violates our terms of service`),
 	keep(detSQL, `no such user`),
+	keep(detSQL, `Error 1001 (quota) exceeded`),
 	keep(detSQL, `relation between orders and users is invalid`),
 }
 

@@ -3,6 +3,7 @@ package errenvelope
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -330,5 +331,46 @@ func TestScrubHostileText(t *testing.T) {
 				t.Errorf("error_msg has %d characters, over max_message", n)
 			}
 		})
+	}
+}
+
+// TestScrubKeptText: keep_body's text loses its credentials whichever
+// detectors are named (not its addresses), nothing with scrub off but the
+// operator's patterns; a key cut by the held bytes of a body over max_body
+// goes whole.
+func TestScrubKeptText(t *testing.T) {
+	body := []byte("login password=hunter2S3cret from 10.0.0.5 ticket INT-123456")
+	for _, tt := range []struct {
+		scrub []string
+		want  string
+	}{
+		{nil, "login password=[REDACTED] from 10.0.0.5 ticket [ticket]"},
+		{[]string{"addresses"}, "login password=[REDACTED] from 10.0.0.5 ticket [ticket]"},
+		{[]string{"off"}, "login password=hunter2S3cret from 10.0.0.5 ticket [ticket]"},
+	} {
+		h := &Handler{KeepBody: 4096, Scrub: tt.scrub, ScrubPatterns: []ScrubPattern{{Pattern: "INT-[0-9]{6}", Mark: "[ticket]"}}}
+		if err := h.compile(); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.policy.keptText(http.Header{}, body, body); got != tt.want {
+			t.Errorf("scrub %v: kept %q, want %q", tt.scrub, got, tt.want)
+		}
+	}
+	h := &Handler{KeepBody: 40}
+	if err := h.compile(); err != nil {
+		t.Fatal(err)
+	}
+	// The 40 bytes held of bodies over max_body.
+	for held, want := range map[string]string{
+		"upstream said: GITHUB=ghp_FAKE0000000000": "upstream said: GITHUB=",
+		"upstream said: the id AKIAIOSFODNN7EXAMP": "upstream said: the id ",
+		"<html><p>stack frame at com.example.Api<": "<html><p>stack frame at com.example.Api<",
+	} {
+		if len(held) != 40 {
+			t.Fatalf("held %q is %d bytes, want 40", held, len(held))
+		}
+		if got := h.policy.keptText(http.Header{}, nil, []byte(held)); got != want {
+			t.Errorf("held %q: kept %q, want %q", held, got, want)
+		}
 	}
 }
