@@ -515,11 +515,11 @@ var secretNames = []string{
 }
 
 // compactNames are secretNames without their separators, as camelCase
-// writes them (secretKey, accessToken).
-var compactNames = func() map[string]string {
-	m := map[string]string{}
-	for _, n := range secretNames {
-		m[n] = strings.ReplaceAll(n, "_", "")
+// writes them (secretKey, accessToken), in the same order.
+var compactNames = func() []string {
+	m := make([]string, len(secretNames))
+	for i, n := range secretNames {
+		m[i] = strings.ReplaceAll(n, "_", "")
 	}
 	return m
 }()
@@ -532,11 +532,19 @@ func isSecretName(name string, query bool) bool {
 	if query && len(name) == 3 && hasPrefixFold(name, "key") {
 		return true
 	}
-	for _, n := range secretNames {
+	if name == "" {
+		return false
+	}
+	switch name[len(name)-1] | 0x20 { // the last letters of secretNames
+	case 'd', 't', 'n', 'y', 'e', 'g':
+	default:
+		return false
+	}
+	for i, n := range secretNames {
 		k := len(name) - len(n)
 		if k < 0 || !equalFoldSep(name[k:], n) {
 			// secretKey, SecretAccessKey: the name without its separator
-			c := compactNames[n]
+			c := compactNames[i]
 			if k = len(name) - len(c); c == n || k < 0 || !equalFoldSep(name[k:], c) {
 				continue
 			}
