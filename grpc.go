@@ -5,9 +5,18 @@ package errenvelope
 // with the envelope's code and message.
 
 import (
+	"encoding/base64"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // isGRPCType reports the media types of gRPC and gRPC-Web bodies, which
@@ -71,15 +80,63 @@ func grpcPercentEncode(msg string) string {
 // 200, the gRPC status in the header section and no body, which gRPC
 // clients read as the call's status. The replaced body's headers are
 // gone already (clearBody).
-func writeGRPC(w http.ResponseWriter, d *decision, hv *headerValues) {
+func (p *policy) writeGRPC(w http.ResponseWriter, r *http.Request, d *decision, hv *headerValues) {
 	hdr := w.Header()
 	delete(hdr, "Content-Length")
 	hdr["Content-Type"] = hv.one("application/grpc")
 	hdr["Grpc-Status"] = hv.one(strconv.Itoa(grpcCode(d.status)))
 	hdr["Grpc-Message"] = hv.one(grpcPercentEncode(d.msg))
+	hdr["Grpc-Status-Details-Bin"] = hv.one(p.grpcStatusDetails(r, d, headerValue(hdr, "Retry-After")))
 	hdr["Error-Code"] = hv.one(d.code)
 	if d.requestID != "" {
 		hdr["X-Request-Id"] = hv.one(d.requestID)
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// grpcStatusDetails is the google.rpc.Status of a gRPC answer (§15.1), as
+// grpc-status-details-bin carries it: the same code and message as
+// grpc-status and grpc-message, with an ErrorInfo (reason: error_code;
+// domain: the request's host; metadata: request_id and the constant
+// fields), a LocalizedMessage when the message is a catalog translation,
+// and a RetryInfo when the response says Retry-After in seconds.
+func (p *policy) grpcStatusDetails(r *http.Request, d *decision, retryAfter string) string {
+	info := &errdetails.ErrorInfo{Reason: d.code, Domain: hostOnly(r.Host)}
+	if d.requestID != "" || len(p.grpcMetadata) > 0 {
+		info.Metadata = make(map[string]string, len(p.grpcMetadata)+1)
+		for k, v := range p.grpcMetadata {
+			info.Metadata[k] = v
+		}
+		if d.requestID != "" {
+			info.Metadata["request_id"] = d.requestID
+		}
+	}
+	details := []proto.Message{info}
+	if d.lang != "" {
+		details = append(details, &errdetails.LocalizedMessage{Locale: d.lang, Message: d.msg})
+	}
+	if secs, err := strconv.ParseUint(strings.TrimSpace(retryAfter), 10, 32); err == nil && retryAfter != "" {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(secs) * time.Second)})
+	}
+	st := &spb.Status{Code: int32(grpcCode(d.status)), Message: d.msg}
+	for _, m := range details {
+		a, err := anypb.New(m)
+		if err != nil {
+			continue // a known message type always marshals
+		}
+		st.Details = append(st.Details, a)
+	}
+	b, err := proto.Marshal(st)
+	if err != nil {
+		return ""
+	}
+	return base64.RawStdEncoding.EncodeToString(b)
+}
+
+// hostOnly is a Host header's host, without its port.
+func hostOnly(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
 }

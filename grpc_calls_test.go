@@ -12,9 +12,11 @@ package errenvelope
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -65,6 +67,7 @@ func TestGRPC(t *testing.T) {
 	// Scrubbing: a conforming envelope with a password and a host name in
 	// it, and a message that is a stack frame.
 	path("grpc-leaky", reply{status: 403, header: h("Content-Type", ctJSON), body: `{"error_msg":"invalid credentials for postgres://app:s3cr3t@db.internal:5432/app","error_code":"DB.0403"}`})
+	path("grpc-busy", reply{status: 429, header: h("Content-Type", ctHTML, "Retry-After", "7"), body: "<h1>Too Many Requests</h1>"})
 	path("grpc-trace", reply{status: 400, header: h("Content-Type", ctJSON), body: `{"message":"NullPointerException at com.example.OrderService.load(OrderService.java:42)"}`})
 	before := scrapeCounters(t)["rewritten/format"]
 	for _, tt := range []struct {
@@ -85,6 +88,8 @@ func TestGRPC(t *testing.T) {
 		// Scrubbed: the password and host replaced, the trace withheld.
 		{"leaky", codes.PermissionDenied, "invalid credentials for postgres://app:[REDACTED]@[REDACTED]/app", "DB.0403"},
 		{"trace", codes.Internal, "Bad Request", "GATEWAY.0400"},
+		// Retry-After in seconds becomes a RetryInfo.
+		{"busy", codes.Unavailable, "Too Many Requests", "GATEWAY.0429"},
 	} {
 		t.Run("gateway error "+tt.route, func(t *testing.T) {
 			var trailer metadata.MD
@@ -99,6 +104,35 @@ func TestGRPC(t *testing.T) {
 			}
 			if got := trailer.Get("x-request-id"); len(got) != 1 || len(got[0]) != 36 {
 				t.Errorf("x-request-id = %q, want a UUID", got)
+			}
+			// The rich error (§15.1): what status.FromError(err).Details()
+			// gives a grpc-go client.
+			rid := trailer.Get("x-request-id")
+			var info *errdetails.ErrorInfo
+			var retry *errdetails.RetryInfo
+			for _, d := range st.Details() {
+				switch d := d.(type) {
+				case *errdetails.ErrorInfo:
+					info = d
+				case *errdetails.RetryInfo:
+					retry = d
+				default:
+					t.Errorf("unexpected detail %T %v", d, d)
+				}
+			}
+			wantMeta := map[string]string{"service": "health"}
+			if len(rid) == 1 {
+				wantMeta["request_id"] = rid[0]
+			}
+			if info == nil || info.GetReason() != tt.ecode || info.GetDomain() != "127.0.0.1" || !maps.Equal(info.GetMetadata(), wantMeta) {
+				t.Errorf("ErrorInfo = %v, want reason %s, domain 127.0.0.1, metadata %v", info, tt.ecode, wantMeta)
+			}
+			if tt.route == "busy" {
+				if retry.GetRetryDelay().AsDuration() != 7*time.Second {
+					t.Errorf("RetryInfo = %v, want 7s", retry)
+				}
+			} else if retry != nil {
+				t.Errorf("RetryInfo = %v without a Retry-After", retry)
 			}
 		})
 	}

@@ -533,10 +533,12 @@ https://127.0.0.1:9443 {
 	@down header X-Route down
 	@slow header X-Route slow
 	@html header X-Route html
-	@envelope header_regexp X-Route ^(envelope|percent|notfound|leaky|trace)$
+	@envelope header_regexp X-Route ^(envelope|percent|notfound|leaky|trace|busy)$
 	route /grpc.health.v1.Health/* {
 		error_envelope {
 			request_id
+			field service health
+			field path {http.request.uri.path}
 		}
 		rewrite @html /r/grpc-html
 		rewrite @slow /r/grpc-slow

@@ -150,10 +150,10 @@ func (ex *exchange) apply(d *decision) error {
 		// allocation.
 		ex.h.record(ex.r, hdr, ex.repl, d)
 		clearBody(hdr)
-		hv := ownedValues(6)
+		hv := ownedValues(7)
 		ex.p.vary(hdr, d, &hv)
 		if d.format == formatGRPC {
-			writeGRPC(hw.ResponseWriter, d, &hv)
+			ex.p.writeGRPC(hw.ResponseWriter, ex.r, d, &hv)
 		} else {
 			ex.p.writeRewrite(hw.ResponseWriter, ex.r, d, ex.repl, &hv)
 		}

@@ -25,14 +25,17 @@ type policy struct {
 	upstreamOK statusSet      // statuses whose upstream message may be used
 	requestID  template       // empty when request_id is off
 	fields     []compiledField
-	maxBody    int
-	maxMessage int
-	keepBody   int
-	gateway    bool // gateway_errors on
-	problem    bool // problem_details on
-	report     bool // mode report
-	unknown    bool // unknown_codes rewrite
-	scrub      scrubber
+	// grpcMetadata are the fields without placeholders, for the ErrorInfo
+	// of gRPC answers; nil when there are none.
+	grpcMetadata map[string]string
+	maxBody      int
+	maxMessage   int
+	keepBody     int
+	gateway      bool // gateway_errors on
+	problem      bool // problem_details on
+	report       bool // mode report
+	unknown      bool // unknown_codes rewrite
+	scrub        scrubber
 	// accepts remembers which Accept values prefer problem details: the
 	// one part of the policy that changes, and only as a memo.
 	accepts choiceCache
@@ -155,6 +158,12 @@ func compilePolicy(h *Handler, cat *catalog, loaded bool) (*policy, error) {
 		}
 		seen[f.Name] = true
 		p.fields = append(p.fields, compileField(f))
+		if !strings.ContainsRune(f.Value, '{') {
+			if p.grpcMetadata == nil {
+				p.grpcMetadata = map[string]string{}
+			}
+			p.grpcMetadata[f.Name] = f.Value
+		}
 	}
 	switch {
 	case h.MaxBody == 0:
