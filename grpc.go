@@ -34,7 +34,7 @@ func isGRPCRequest(r *http.Request) bool {
 
 // grpcCode maps an HTTP status to a gRPC status code, as gRPC's own
 // HTTP-to-gRPC table does.
-func grpcCode(status int) int {
+func grpcCode(status int) int32 {
 	switch status {
 	case http.StatusBadRequest:
 		return 13 // INTERNAL
@@ -84,7 +84,7 @@ func (p *policy) writeGRPC(w http.ResponseWriter, r *http.Request, d *decision, 
 	hdr := w.Header()
 	delete(hdr, "Content-Length")
 	hdr["Content-Type"] = hv.one("application/grpc")
-	hdr["Grpc-Status"] = hv.one(strconv.Itoa(grpcCode(d.status)))
+	hdr["Grpc-Status"] = hv.one(strconv.Itoa(int(grpcCode(d.status))))
 	hdr["Grpc-Message"] = hv.one(grpcPercentEncode(d.msg))
 	hdr["Grpc-Status-Details-Bin"] = hv.one(p.grpcStatusDetails(r, d, headerValue(hdr, "Retry-After")))
 	hdr["Error-Code"] = hv.one(d.code)
@@ -118,7 +118,7 @@ func (p *policy) grpcStatusDetails(r *http.Request, d *decision, retryAfter stri
 	if secs, err := strconv.ParseUint(strings.TrimSpace(retryAfter), 10, 32); err == nil && retryAfter != "" {
 		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(secs) * time.Second)})
 	}
-	st := &spb.Status{Code: int32(grpcCode(d.status)), Message: d.msg}
+	st := &spb.Status{Code: grpcCode(d.status), Message: d.msg}
 	for _, m := range details {
 		a, err := anypb.New(m)
 		if err != nil {

@@ -63,7 +63,7 @@ func TestGRPCResponsesAreNotHeld(t *testing.T) {
 			t.Errorf("grpcPercentEncode(%q) = %q, want %q", in, got, want)
 		}
 	}
-	for st, want := range map[int]int{400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14, 500: 2, 418: 2} {
+	for st, want := range map[int]int32{400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14, 500: 2, 418: 2} {
 		if got := grpcCode(st); got != want {
 			t.Errorf("grpcCode(%d) = %d, want %d", st, got, want)
 		}
