@@ -47,7 +47,7 @@ func dropCutCredential(text string) string {
 	for i > 0 && is(text[i-1], clB64) {
 		i--
 	}
-	if credentialLike(text[i:]) || keyAt(text[i:]+"0000000000000000000000000000000000000000") > 0 {
+	if credentialLike(text[i:]) {
 		return text[:i]
 	}
 	return text

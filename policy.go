@@ -157,8 +157,9 @@ func compilePolicy(h *Handler, cat *catalog, loaded bool) (*policy, error) {
 			return nil, optionErr("field", i, "field %q: name already used by the envelope or another field", f.Name)
 		}
 		seen[f.Name] = true
-		p.fields = append(p.fields, compileField(f))
-		if !strings.ContainsRune(f.Value, '{') {
+		cf := compileField(f)
+		p.fields = append(p.fields, cf)
+		if !cf.value.dynamic { // the template's own test for placeholders
 			if p.grpcMetadata == nil {
 				p.grpcMetadata = map[string]string{}
 			}
