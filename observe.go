@@ -41,6 +41,7 @@ func (h *Handler) record(r *http.Request, hdr http.Header, repl *caddy.Replacer,
 		repl.Set(phUpstreamBody, d.kept)
 		repl.Set(phScrubbed, scrubList[d.scrubbed])
 	}
+	h.trace(r, d)
 
 	level, msg := zapcore.DebugLevel, "error response passed"
 	switch {
