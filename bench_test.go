@@ -13,6 +13,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -52,29 +54,36 @@ func upstreamLike(status int, header map[string]string, body []byte) caddyhttp.H
 // another handler, with extra request headers.
 type variant struct {
 	name   string
-	h      *Handler
+	h      *Handler // nil: the upstream alone
 	header map[string]string
+	traced bool // in a recording span of its own, as Caddy's tracing starts one per request
 }
 
 // benchPair runs next directly (handler=baseline) and behind the handler
 // (handler=error_envelope), side by side in one run, then behind each
 // variant; `benchstat -col /handler` puts them side by side.
 func benchPair(b *testing.B, h *Handler, next caddyhttp.Handler, variants ...variant) {
-	b.Run("handler=baseline", func(b *testing.B) {
-		benchServe(b, nil, next, nil)
-	})
-	b.Run("handler=error_envelope", func(b *testing.B) {
-		benchServe(b, h, next, nil)
-	})
+	variants = append([]variant{{name: "handler=baseline"}, {name: "handler=error_envelope", h: h}}, variants...)
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
-			benchServe(b, v.h, next, v.header)
+			benchServe(b, v, next)
 		})
 	}
 }
 
-// benchServe serves one request per iteration, through h when it is set.
-func benchServe(b *testing.B, h *Handler, next caddyhttp.Handler, header map[string]string) {
+// traced are the variants of a benchmark inside a recording span: the
+// upstream alone, and behind h.
+func traced(h *Handler) []variant {
+	return []variant{{name: "handler=baseline_traced", traced: true}, {name: "handler=error_envelope_traced", h: h, traced: true}}
+}
+
+// benchTracer starts recording spans, as Caddy's tracing does, that go
+// nowhere when they end.
+var benchTracer = sdktrace.NewTracerProvider().Tracer("bench")
+
+// benchServe serves one request per iteration, through v.h when it is set.
+func benchServe(b *testing.B, v variant, next caddyhttp.Handler) {
+	h, header := v.h, v.header
 	req := httptest.NewRequest(http.MethodGet, "/api/orders/7", nil)
 	for k, v := range header {
 		req.Header.Set(k, v)
@@ -88,8 +97,15 @@ func benchServe(b *testing.B, h *Handler, next caddyhttp.Handler, header map[str
 		h.logger = zap.NewNop() // as in production at Caddy's default INFO level, minus the gateway error lines' I/O
 	}
 	b.ReportAllocs()
+	base := req
 	for b.Loop() {
 		w.reset()
+		var span trace.Span
+		if v.traced {
+			var ctx context.Context
+			ctx, span = benchTracer.Start(base.Context(), "handler")
+			req = base.WithContext(ctx)
+		}
 		var err error
 		if h == nil {
 			err = next.ServeHTTP(w, req)
@@ -98,6 +114,9 @@ func benchServe(b *testing.B, h *Handler, next caddyhttp.Handler, header map[str
 			}
 		} else {
 			err = h.ServeHTTP(w, req, next)
+		}
+		if span != nil {
+			span.End()
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -149,8 +168,10 @@ func BenchmarkPassthrough1KiB(b *testing.B) {
 	h := newTestHandler(b, &Handler{})
 	// Successes pay nothing for scrubbing: the default detectors beside none.
 	off := newTestHandler(b, &Handler{Scrub: []string{"off"}})
+	// Successes look up no span: inside a recording span they cost what
+	// they cost outside one (beside the span's own cost, baseline_traced).
 	benchPair(b, h, upstreamLike(200, map[string]string{"Content-Type": "application/json"}, make([]byte, 1<<10)),
-		variant{name: "handler=scrub_off", h: off})
+		append([]variant{{name: "handler=scrub_off", h: off}}, traced(h)...)...)
 }
 
 func BenchmarkPassthrough1MiB(b *testing.B) {
@@ -180,7 +201,8 @@ var html2KiB = []byte("<!DOCTYPE html>\n<html><head><title>404 Not Found</title>
 
 func BenchmarkRewriteHTML404(b *testing.B) {
 	h := newTestHandler(b, &Handler{})
-	benchPair(b, h, upstreamLike(404, map[string]string{"Content-Type": "text/html"}, html2KiB[:2048]), withCatalog(b)...)
+	benchPair(b, h, upstreamLike(404, map[string]string{"Content-Type": "text/html"}, html2KiB[:2048]),
+		append(withCatalog(b), traced(h)...)...)
 }
 
 func BenchmarkRewriteSpring500(b *testing.B) {
@@ -197,9 +219,12 @@ func BenchmarkRewriteGzipJSON400(b *testing.B) {
 
 func BenchmarkGatewayError(b *testing.B) {
 	h := newTestHandler(b, &Handler{})
+	// A gRPC client's gateway error: a trailers-only answer with its
+	// google.rpc.Status details.
+	grpc := variant{name: "handler=grpc", h: h, header: map[string]string{"Content-Type": "application/grpc"}}
 	benchPair(b, h, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return caddyhttp.Error(http.StatusBadGateway, errBenchGateway)
-	}), withCatalog(b)...)
+	}), append(append(withCatalog(b), grpc), traced(h)...)...)
 }
 
 // BenchmarkCount: counting an outcome and reason that counted before.
@@ -268,7 +293,7 @@ func BenchmarkRewriteScrub(b *testing.B) {
 		}{{"off", []string{"off"}}, {"default", nil}, {"all", allDetectors}} {
 			h := newTestHandler(b, &Handler{Scrub: v.scrub})
 			b.Run("text="+text+"/scrub="+v.name, func(b *testing.B) {
-				benchServe(b, h, next, nil)
+				benchServe(b, variant{h: h}, next)
 			})
 		}
 	}

@@ -56,17 +56,19 @@ type decision struct {
 	// What a rewrite sends (in report mode: would send). code is also a
 	// passed envelope's own.
 	code, msg string
-	codeBox   any       // code as an interface value made at load, when it is a configured one
-	lang      string    // Content-Language of a localized catalog message, else ""
-	requestID string    // request_id when on: also sent as X-Request-Id
-	body      []byte    // the envelope, when already encoded (static envelopes)
-	length    string    // its Content-Length, when encoded with it
-	typ       string    // the problem type, for problem details
-	upstream  string    // host:port of the upstream that answered, "" when none did
-	size      int       // decoded upstream body size, for the log
-	kept      string    // keep_body's text of the upstream body
-	scrubbed  detectors // what scrubbing found in the upstream text the client gets (would get)
-	err       error     // a gateway error
+	codeBox   any             // code as an interface value made at load, when it is a configured one
+	lang      string          // Content-Language of a localized catalog message, else ""
+	requestID string          // request_id when on: also sent as X-Request-Id
+	body      []byte          // the envelope, when already encoded (static envelopes)
+	length    string          // its Content-Length, when encoded with it
+	static    *staticEnvelope // the static envelope the message is from, else nil
+	staticIdx int             // the index of its language there
+	typ       string          // the problem type, for problem details
+	upstream  string          // host:port of the upstream that answered, "" when none did
+	size      int             // decoded upstream body size, for the log
+	kept      string          // keep_body's text of the upstream body
+	scrubbed  detectors       // what scrubbing found in the upstream text the client gets (would get)
+	err       error           // a gateway error
 }
 
 // rewrites reports a decision that replaces the response.
@@ -171,7 +173,7 @@ func (p *policy) clientFormat(r *http.Request) int {
 // prefersProblem is prefersProblem, remembered per Accept value: browsers
 // and SDKs send the same long Accept with every request.
 func (p *policy) prefersProblem(accept []string) bool {
-	if len(accept) != 1 || len(accept[0]) > maxCachedAccept {
+	if len(accept) != 1 || len(accept[0]) > maxCachedKey {
 		return prefersProblem(accept)
 	}
 	if v, ok := p.accepts.get(accept[0]); ok {
@@ -181,9 +183,6 @@ func (p *policy) prefersProblem(accept []string) bool {
 	p.accepts.put(accept[0], boolInt(v))
 	return v
 }
-
-// maxCachedAccept is the longest Accept value remembered.
-const maxCachedAccept = 512
 
 func boolInt(b bool) int {
 	if b {

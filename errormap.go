@@ -276,11 +276,13 @@ func (p *policy) choose(d *decision, up upstreamWords, r *http.Request, repl *ca
 		d.msg = p.upstreamText(d, up.msg)
 	}
 	if d.msg == "" && fromStatus {
-		if s := res.static; s != nil && d.format != formatGRPC {
+		if s := res.static; s != nil {
 			var i int
 			i, d.lang = s.pick(r)
-			d.msg = s.msgs[i]
-			d.body, d.length = s.body(i, d.format, d.requestID)
+			d.msg, d.static, d.staticIdx = s.msgs[i], s, i
+			if d.format != formatGRPC {
+				d.body, d.length = s.body(i, d.format, d.requestID)
+			}
 			return
 		}
 		d.msg, d.lang = p.ruleText(res.own, res.entry, r, repl)

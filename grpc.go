@@ -86,12 +86,32 @@ func (p *policy) writeGRPC(w http.ResponseWriter, r *http.Request, d *decision, 
 	hdr["Content-Type"] = hv.one("application/grpc")
 	hdr["Grpc-Status"] = hv.one(strconv.Itoa(int(grpcCode(d.status))))
 	hdr["Grpc-Message"] = hv.one(grpcPercentEncode(d.msg))
-	hdr["Grpc-Status-Details-Bin"] = hv.one(p.grpcStatusDetails(r, d, headerValue(hdr, "Retry-After")))
+	hdr["Grpc-Status-Details-Bin"] = hv.one(p.grpcDetailsOf(r, d, headerValue(hdr, "Retry-After")))
 	hdr["Error-Code"] = hv.one(d.code)
 	if d.requestID != "" {
 		hdr["X-Request-Id"] = hv.one(d.requestID)
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// grpcDetailsOf is grpcStatusDetails, encoded once per host and
+// Retry-After for a static envelope's message without a request ID.
+func (p *policy) grpcDetailsOf(r *http.Request, d *decision, retryAfter string) string {
+	s := d.static
+	if s == nil || d.requestID != "" || len(r.Host)+len(retryAfter) >= maxCachedKey {
+		return p.grpcStatusDetails(r, d, retryAfter)
+	}
+	key := r.Host
+	if retryAfter != "" {
+		key += "\x00" + retryAfter
+	}
+	c := s.grpc[d.staticIdx]
+	if v, ok := c.get(key); ok {
+		return v
+	}
+	v := p.grpcStatusDetails(r, d, retryAfter)
+	c.put(key, v)
+	return v
 }
 
 // grpcStatusDetails is the google.rpc.Status of a gRPC answer (§15.1), as

@@ -12,16 +12,27 @@ package errenvelope
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"io"
 	"maps"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // TestGRPC: gRPC passes through the handler untouched, and a gRPC client
@@ -69,32 +80,59 @@ func TestGRPC(t *testing.T) {
 	path("grpc-leaky", reply{status: 403, header: h("Content-Type", ctJSON), body: `{"error_msg":"invalid credentials for postgres://app:s3cr3t@db.internal:5432/app","error_code":"DB.0403"}`})
 	path("grpc-busy", reply{status: 429, header: h("Content-Type", ctHTML, "Retry-After", "7"), body: "<h1>Too Many Requests</h1>"})
 	path("grpc-trace", reply{status: 400, header: h("Content-Type", ctJSON), body: `{"message":"NullPointerException at com.example.OrderService.load(OrderService.java:42)"}`})
+	path("grpc-unavailable", reply{status: 503, header: h("Content-Type", ctHTML, "Retry-After", "120"), body: "<h1>Service Unavailable</h1>"})
+	path("grpc-unavailable-date", reply{status: 503, header: h("Content-Type", ctHTML, "Retry-After", "Wed, 21 Oct 2026 07:28:00 GMT"), body: "<h1>Service Unavailable</h1>"})
 	before := scrapeCounters(t)["rewritten/format"]
+	// The default handler has request_id on and the constant field
+	// service; the l10n one (x-handler: l10n) a catalog in English and
+	// Chinese, no request_id and no fields.
+	health := map[string]string{"service": "health"}
+	zh := []string{"x-language", "zh-CN"}
 	for _, tt := range []struct {
-		route string
-		code  codes.Code
-		msg   string
-		ecode string
+		name   string
+		md     []string // request metadata besides x-route
+		code   codes.Code
+		msg    string
+		ecode  string
+		meta   map[string]string // ErrorInfo's constant metadata; request_id is added when on
+		locale string            // LocalizedMessage's, "" for none
+		retry  time.Duration     // RetryInfo's, 0 for none
 	}{
-		{"down", codes.Unavailable, "Bad Gateway", "GATEWAY.0502"},
-		{"slow", codes.Unavailable, "Gateway Timeout", "GATEWAY.0504"},
-		{"html", codes.Unavailable, "Bad Gateway", "GATEWAY.0502"},
+		{"down", nil, codes.Unavailable, "Bad Gateway", "GATEWAY.0502", health, "", 0},
+		{"slow", nil, codes.Unavailable, "Gateway Timeout", "GATEWAY.0504", health, "", 0},
+		{"html", nil, codes.Unavailable, "Bad Gateway", "GATEWAY.0502", health, "", 0},
 		// A conforming JSON envelope, which a gRPC client cannot read:
 		// its own code and message, percent-encoded on the wire.
-		{"envelope", codes.PermissionDenied, "Token expired: 100% sure.", "IAM.0002"},
-		{"percent", codes.Unknown, "50%41 done, 还差一半。", "JOB.0409"},
+		{"envelope", nil, codes.PermissionDenied, "Token expired: 100% sure.", "IAM.0002", health, "", 0},
+		{"percent", nil, codes.Unknown, "50%41 done, 还差一半。", "JOB.0409", health, "", 0},
 		// gRPC's HTTP-to-gRPC table: 404 is UNIMPLEMENTED.
-		{"notfound", codes.Unimplemented, "Not Found", "GATEWAY.0404"},
+		{"notfound", nil, codes.Unimplemented, "Not Found", "GATEWAY.0404", health, "", 0},
 		// Scrubbed: the password and host replaced, the trace withheld.
-		{"leaky", codes.PermissionDenied, "invalid credentials for postgres://app:[REDACTED]@[REDACTED]/app", "DB.0403"},
-		{"trace", codes.Internal, "Bad Request", "GATEWAY.0400"},
-		// Retry-After in seconds becomes a RetryInfo.
-		{"busy", codes.Unavailable, "Too Many Requests", "GATEWAY.0429"},
+		{"leaky", nil, codes.PermissionDenied, "invalid credentials for postgres://app:[REDACTED]@[REDACTED]/app", "DB.0403", health, "", 0},
+		{"trace", nil, codes.Internal, "Bad Request", "GATEWAY.0400", health, "", 0},
+		// Retry-After in seconds becomes a RetryInfo; as a date it does not.
+		{"busy", nil, codes.Unavailable, "Too Many Requests", "GATEWAY.0429", health, "", 7 * time.Second},
+		{"unavailable", nil, codes.Unavailable, "Service Unavailable", "GATEWAY.0503", health, "", 120 * time.Second},
+		{"unavailable-date", nil, codes.Unavailable, "Service Unavailable", "GATEWAY.0503", health, "", 0},
+		// The catalog's message, in the language the client asks for (the
+		// second and third from the details encoded by the first).
+		// The catalog's language: en, as Content-Language would say.
+		{"l10n down", nil, codes.Unavailable, "Backend unavailable.", "APIG.0201", nil, "en", 0},
+		{"l10n down", zh, codes.Unavailable, "后端不可用。", "APIG.0201", nil, "zh-CN", 0},
+		{"l10n down", []string{"accept-language", "zh-CN,zh;q=0.9,en;q=0.8"}, codes.Unavailable, "后端不可用。", "APIG.0201", nil, "zh-CN", 0},
+		{"l10n busy", zh, codes.Unavailable, "已达到流控阈值。", "APIG.0308", nil, "zh-CN", 7 * time.Second},
+		{"l10n unavailable", nil, codes.Unavailable, "No backend available.", "APIG.0610", nil, "en", 120 * time.Second},
+		{"l10n envelope", zh, codes.PermissionDenied, "Token expired: 100% sure.", "IAM.0002", nil, "", 0},
 	} {
-		t.Run("gateway error "+tt.route, func(t *testing.T) {
+		t.Run("gateway error "+tt.name+" "+strings.Join(tt.md, " "), func(t *testing.T) {
+			md := append([]string{"x-route", tt.name}, tt.md...)
+			requestID := true
+			if route, ok := strings.CutPrefix(tt.name, "l10n "); ok {
+				md = append([]string{"x-route", route, "x-handler", "l10n"}, tt.md...)
+				requestID = false
+			}
 			var trailer metadata.MD
-			rctx := metadata.AppendToOutgoingContext(ctx, "x-route", tt.route)
-			_, err := client.Check(rctx, &healthpb.HealthCheckRequest{}, grpc.Trailer(&trailer))
+			_, err := client.Check(metadata.AppendToOutgoingContext(ctx, md...), &healthpb.HealthCheckRequest{}, grpc.Trailer(&trailer))
 			st := status.Convert(err)
 			if st.Code() != tt.code || st.Message() != tt.msg {
 				t.Fatalf("status %v %q, want %v %q (error %v)", st.Code(), st.Message(), tt.code, tt.msg, err)
@@ -102,41 +140,86 @@ func TestGRPC(t *testing.T) {
 			if got := trailer.Get("error-code"); len(got) != 1 || got[0] != tt.ecode {
 				t.Errorf("error-code = %q, want %q", got, tt.ecode)
 			}
-			if got := trailer.Get("x-request-id"); len(got) != 1 || len(got[0]) != 36 {
-				t.Errorf("x-request-id = %q, want a UUID", got)
+			rid := trailer.Get("x-request-id")
+			if requestID && (len(rid) != 1 || len(rid[0]) != 36) || !requestID && len(rid) != 0 {
+				t.Errorf("x-request-id = %q, want a UUID: %v", rid, requestID)
 			}
 			// The rich error (§15.1): what status.FromError(err).Details()
-			// gives a grpc-go client.
-			rid := trailer.Get("x-request-id")
-			var info *errdetails.ErrorInfo
-			var retry *errdetails.RetryInfo
-			for _, d := range st.Details() {
-				switch d := d.(type) {
-				case *errdetails.ErrorInfo:
-					info = d
-				case *errdetails.RetryInfo:
-					retry = d
-				default:
-					t.Errorf("unexpected detail %T %v", d, d)
-				}
-			}
-			wantMeta := map[string]string{"service": "health"}
-			if len(rid) == 1 {
+			// gives a grpc-go client, each detail in its order.
+			wantMeta := maps.Clone(tt.meta)
+			if requestID && len(rid) == 1 {
 				wantMeta["request_id"] = rid[0]
 			}
-			if info == nil || info.GetReason() != tt.ecode || info.GetDomain() != "127.0.0.1" || !maps.Equal(info.GetMetadata(), wantMeta) {
-				t.Errorf("ErrorInfo = %v, want reason %s, domain 127.0.0.1, metadata %v", info, tt.ecode, wantMeta)
+			want := []proto.Message{&errdetails.ErrorInfo{Reason: tt.ecode, Domain: "127.0.0.1", Metadata: wantMeta}}
+			if tt.locale != "" {
+				want = append(want, &errdetails.LocalizedMessage{Locale: tt.locale, Message: tt.msg})
 			}
-			if tt.route == "busy" {
-				if retry.GetRetryDelay().AsDuration() != 7*time.Second {
-					t.Errorf("RetryInfo = %v, want 7s", retry)
+			if tt.retry != 0 {
+				want = append(want, &errdetails.RetryInfo{RetryDelay: durationpb.New(tt.retry)})
+			}
+			got := st.Details()
+			t.Logf("%v %q details %v", st.Code(), st.Message(), got)
+			if len(got) != len(want) {
+				t.Fatalf("details %v, want %v", got, want)
+			}
+			for i := range want {
+				if m, ok := got[i].(proto.Message); !ok || !proto.Equal(m, want[i]) {
+					t.Errorf("detail %d = %v, want %v", i, got[i], want[i])
 				}
-			} else if retry != nil {
-				t.Errorf("RetryInfo = %v without a Retry-After", retry)
 			}
 		})
 	}
-	if got := scrapeCounters(t)["rewritten/format"] - before; got != 2 {
-		t.Errorf("rewritten/format grew by %v, want 2 (the envelopes a gRPC client cannot read)", got)
+	t.Run("the details say what grpc-status and grpc-message say", func(t *testing.T) {
+		for _, route := range []string{"percent", "busy", "leaky"} {
+			hdr := rawGRPCCall(t, route)
+			raw, err := base64.RawStdEncoding.DecodeString(hdr.Get("Grpc-Status-Details-Bin"))
+			var st spb.Status
+			if err == nil {
+				err = proto.Unmarshal(raw, &st)
+			}
+			msg, _ := url.PathUnescape(hdr.Get("Grpc-Message"))
+			if err != nil || strconv.Itoa(int(st.GetCode())) != hdr.Get("Grpc-Status") || st.GetMessage() != msg {
+				t.Errorf("%s: grpc-status %s, grpc-message %q; details %v (%v)", route, hdr.Get("Grpc-Status"), msg, &st, err)
+			}
+		}
+	})
+	t.Run("an upstream's own details pass untouched", func(t *testing.T) {
+		_, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: "rich"})
+		st := status.Convert(err)
+		got := st.Details()
+		if st.Code() != codes.FailedPrecondition || st.Message() != "out of stock" || len(got) != len(upstreamDetails) {
+			t.Fatalf("status %v %q, details %v; want the upstream's", st.Code(), st.Message(), got)
+		}
+		for i, d := range upstreamDetails {
+			if m, ok := got[i].(proto.Message); !ok || !proto.Equal(m, protoadapt.MessageV2Of(d)) {
+				t.Errorf("detail %d = %v, want %v", i, got[i], d)
+			}
+		}
+	})
+	if got := scrapeCounters(t)["rewritten/format"] - before; got != 4 {
+		t.Errorf("rewritten/format grew by %v, want 4 (the envelopes a gRPC client cannot read: envelope, percent twice, l10n envelope)", got)
 	}
+}
+
+// rawGRPCCall sends a Check call to the gateway as bytes over HTTP/2, and
+// returns the response's header section (a trailers-only answer's
+// status is there).
+func rawGRPCCall(t *testing.T, route string) http.Header {
+	t.Helper()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true} // Caddy's internal CA, on loopback
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, "https://127.0.0.1:9443/grpc.health.v1.Health/Check", strings.NewReader("\x00\x00\x00\x00\x00"))
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("Te", "trailers")
+	req.Header.Set("X-Route", route)
+	res, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.ProtoMajor != 2 || res.Header.Get("Grpc-Status") == "" {
+		t.Fatalf("%s: HTTP/%d %d %v: not a trailers-only gRPC answer", route, res.ProtoMajor, res.StatusCode, res.Header)
+	}
+	return res.Header
 }

@@ -1,14 +1,25 @@
 package errenvelope
 
 import (
+	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 )
 
 // startGRPCUpstream serves gRPC's health service on loopback and returns
@@ -22,9 +33,30 @@ func startGRPCUpstream() string {
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus("orders", healthpb.HealthCheckResponse_NOT_SERVING)
-	healthpb.RegisterHealthServer(s, hs)
+	healthpb.RegisterHealthServer(s, richHealth{hs})
 	go func() { _ = s.Serve(ln) }()
 	return ln.Addr().String()
+}
+
+// richHealth is the health service, whose Check of the service "rich"
+// fails with google.rpc.Status details of the upstream's own.
+type richHealth struct{ *health.Server }
+
+// upstreamDetails are the details richHealth sends.
+var upstreamDetails = []protoadapt.MessageV1{
+	&errdetails.ErrorInfo{Reason: "STOCK_EMPTY", Domain: "orders.internal", Metadata: map[string]string{"sku": "A-7"}},
+	&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{Subject: "sku:A-7", Description: "no stock"}}},
+}
+
+func (h richHealth) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	if req.GetService() == "rich" {
+		st, err := status.New(codes.FailedPrecondition, "out of stock").WithDetails(upstreamDetails...)
+		if err != nil {
+			return nil, err
+		}
+		return nil, st.Err()
+	}
+	return h.Server.Check(ctx, req)
 }
 
 // grpcClient talks to the gateway's TLS site with grpc-go.
@@ -67,5 +99,68 @@ func TestGRPCResponsesAreNotHeld(t *testing.T) {
 		if got := grpcCode(st); got != want {
 			t.Errorf("grpcCode(%d) = %d, want %d", st, got, want)
 		}
+	}
+}
+
+// TestGRPCDetailsEncodedOnce: a static envelope's details are encoded once
+// per host and Retry-After, and each host and Retry-After gets its own.
+func TestGRPCDetailsEncodedOnce(t *testing.T) {
+	h := newTestHandler(t, &Handler{})
+	p := h.policy
+	decided := func(host string) (*decision, *http.Request) {
+		r := httptest.NewRequest(http.MethodPost, "/grpc.health.v1.Health/Check", nil)
+		r.Host = host
+		r.Header.Set("Content-Type", "application/grpc")
+		d := decision{status: 502, format: formatGRPC, outcome: outcomeGateway}
+		p.choose(&d, upstreamWords{}, r, nil)
+		if d.static == nil {
+			t.Fatal("the 502 envelope is not static")
+		}
+		return &d, r
+	}
+	decode := func(v string) *spb.Status {
+		b, err := base64.RawStdEncoding.DecodeString(v)
+		st := new(spb.Status)
+		if err == nil {
+			err = proto.Unmarshal(b, st)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	seen := map[string]string{} // by host and Retry-After
+	for _, c := range []struct{ host, retryAfter, domain string }{
+		{"api.example.com", "", "api.example.com"}, {"api.example.com:8443", "", "api.example.com"},
+		{"other.example.com", "", "other.example.com"}, {"api.example.com", "5", "api.example.com"}, {"api.example.com", "9", "api.example.com"},
+	} {
+		d, r := decided(c.host)
+		first := p.grpcDetailsOf(r, d, c.retryAfter)
+		if again := p.grpcDetailsOf(r, d, c.retryAfter); again != first {
+			t.Errorf("%s %s: encoded %q, then %q", c.host, c.retryAfter, first, again)
+		}
+		if fresh := p.grpcStatusDetails(r, d, c.retryAfter); !proto.Equal(decode(fresh), decode(first)) {
+			t.Errorf("%s %s: remembered %v, encoded afresh %v", c.host, c.retryAfter, decode(first), decode(fresh))
+		}
+		st := decode(first)
+		var info errdetails.ErrorInfo
+		if err := st.GetDetails()[0].UnmarshalTo(&info); err != nil || info.GetDomain() != c.domain || info.GetReason() != "GATEWAY.0502" {
+			t.Errorf("%s: ErrorInfo %v (%v), want domain %s", c.host, &info, err, c.domain)
+		}
+		var retry errdetails.RetryInfo
+		switch n := len(st.GetDetails()); {
+		case c.retryAfter == "" && n != 1:
+			t.Errorf("%s: %d details, want the ErrorInfo alone", c.host, n)
+		case c.retryAfter != "" && (n != 2 || st.GetDetails()[1].UnmarshalTo(&retry) != nil ||
+			strconv.FormatInt(retry.GetRetryDelay().GetSeconds(), 10) != c.retryAfter):
+			t.Errorf("%s %s: details %v, want a RetryInfo of %s s", c.host, c.retryAfter, st.GetDetails(), c.retryAfter)
+		}
+		seen[c.host+" "+c.retryAfter] = first
+	}
+	// A request ID makes the details the request's own.
+	d, r := decided("api.example.com")
+	d.requestID = "rid-1"
+	if v := p.grpcDetailsOf(r, d, ""); v == seen["api.example.com "] {
+		t.Error("a request ID's details were remembered ones")
 	}
 }

@@ -533,8 +533,18 @@ https://127.0.0.1:9443 {
 	@down header X-Route down
 	@slow header X-Route slow
 	@html header X-Route html
-	@envelope header_regexp X-Route ^(envelope|percent|notfound|leaky|trace|busy)$
+	@envelope header_regexp X-Route ^(envelope|percent|notfound|leaky|trace|busy|unavailable|unavailable-date)$
+	@l10n header X-Handler l10n
 	route /grpc.health.v1.Health/* {
+		# A catalog in two languages, without request_id or fields.
+		route @l10n {
+			error_envelope {
+				catalog testdata/grpc.yaml
+			}
+			rewrite @envelope /r/grpc-{http.request.header.X-Route}
+			reverse_proxy @down h2c://CLOSED
+			reverse_proxy @envelope UPSTREAM
+		}
 		error_envelope {
 			request_id
 			field service health

@@ -20,7 +20,7 @@ type langSet struct {
 	matcher language.Matcher
 	// What the language headers' values chose before: clients send few
 	// distinct values, and matching one costs microseconds.
-	byXLanguage, byAcceptLanguage choiceCache
+	byXLanguage, byAcceptLanguage choiceCache[int]
 }
 
 func newLangSet(tags []language.Tag) *langSet {

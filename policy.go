@@ -38,7 +38,7 @@ type policy struct {
 	scrub        scrubber
 	// accepts remembers which Accept values prefer problem details: the
 	// one part of the policy that changes, and only as a memo.
-	accepts choiceCache
+	accepts choiceCache[int]
 }
 
 // Where a code comes from: the `source` of the export's rows.
@@ -388,6 +388,7 @@ func (p *policy) staticFor(st int, res *resolution, tail []byte) *staticEnvelope
 		s.heads = append(s.heads, head)
 		s.bodies = append(s.bodies, body)
 		s.lengths = append(s.lengths, strconv.Itoa(len(body)))
+		s.grpc = append(s.grpc, new(choiceCache[string]))
 		if p.problem {
 			s.problems = append(s.problems, appendCodeAndMessage(appendProblemStart(nil, st, msg, res.typ), msg, res.code))
 		}

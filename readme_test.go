@@ -53,7 +53,14 @@ func caddyProcess(t *testing.T, dir string, args ...string) *exec.Cmd {
 // test fails.
 func startCaddy(t *testing.T, dir string, args ...string) {
 	t.Helper()
+	startCaddyEnv(t, dir, nil, args...)
+}
+
+// startCaddyEnv is startCaddy with env added to the process's environment.
+func startCaddyEnv(t *testing.T, dir string, env []string, args ...string) {
+	t.Helper()
 	cmd := caddyProcess(t, dir, args...)
+	cmd.Env = append(cmd.Env, env...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
