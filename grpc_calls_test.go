@@ -14,10 +14,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -183,6 +185,23 @@ func TestGRPC(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the README's client", func(t *testing.T) {
+		src, err := os.ReadFile("grpc_calls_test.go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, fn, _ := strings.Cut(string(src), "\nfunc describe(")
+		fn, _, _ = strings.Cut(fn, "\n}\n")
+		if want := "func describe(" + fn + "\n}\n"; readmeBlock(t, "### gRPC", "go") != want {
+			t.Errorf("the README's Go client is not describe as tested:\n%s", want)
+		}
+		_, err = client.Check(metadata.AppendToOutgoingContext(ctx, "x-route", "busy", "x-handler", "l10n", "x-language", "zh-CN"), &healthpb.HealthCheckRequest{})
+		var out strings.Builder
+		describe(&out, err)
+		if want := readmeBlock(t, "### gRPC", "text"); out.String() != want {
+			t.Errorf("describe printed\n%s\nthe README shows\n%s", out.String(), want)
+		}
+	})
 	t.Run("an upstream's own details pass untouched", func(t *testing.T) {
 		_, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: "rich"})
 		st := status.Convert(err)
@@ -222,4 +241,21 @@ func rawGRPCCall(t *testing.T, route string) http.Header {
 		t.Fatalf("%s: HTTP/%d %d %v: not a trailers-only gRPC answer", route, res.ProtoMajor, res.StatusCode, res.Header)
 	}
 	return res.Header
+}
+
+// describe is the README's example of what a grpc-go client reads from the
+// gateway's error.
+func describe(w io.Writer, err error) {
+	st := status.Convert(err)
+	fmt.Fprintln(w, st.Code(), st.Message())
+	for _, detail := range st.Details() {
+		switch d := detail.(type) {
+		case *errdetails.ErrorInfo:
+			fmt.Fprintln(w, "error_code", d.GetReason(), "from", d.GetDomain(), d.GetMetadata())
+		case *errdetails.LocalizedMessage:
+			fmt.Fprintln(w, "in", d.GetLocale()+":", d.GetMessage())
+		case *errdetails.RetryInfo:
+			fmt.Fprintln(w, "retry after", d.GetRetryDelay().AsDuration())
+		}
+	}
 }
