@@ -5,8 +5,10 @@ package errenvelope
 // used; the span, its exporter and its SDK are Caddy's.
 
 import (
+	"errors"
 	"net/http"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -26,7 +28,7 @@ const (
 
 // trace sets a decided response on the request's span, when a recording
 // one is there: its attributes, and for a gateway error the error itself
-// and the span's error status, since the handler answers (or returns) it
+// and the span's error status (with the error's cause), since the handler answers (or returns) it
 // where Caddy's tracing never sees it. Only record calls it, so a
 // success never looks up a span.
 func (h *Handler) trace(r *http.Request, d *decision) {
@@ -51,6 +53,17 @@ func (h *Handler) trace(r *http.Request, d *decision) {
 	span.SetAttributes(attrs...)
 	if d.err != nil {
 		span.RecordError(d.err)
-		span.SetStatus(codes.Error, d.err.Error())
+		span.SetStatus(codes.Error, causeText(d.err))
 	}
+}
+
+// causeText is what went wrong, for the span's status: a handler error's
+// cause ("dial tcp …: connection refused") without the id and place that
+// the recorded error (and Caddy's log line) has.
+func causeText(err error) string {
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) && he.Err != nil {
+		return he.Err.Error()
+	}
+	return err.Error()
 }
