@@ -18,7 +18,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "error-catalog",
-		Usage: "[--config <path>] [--adapter <name>] [--format json|markdown|openapi]",
+		Usage: "[--config <path>] [--adapter <name>] [--format json|markdown|openapi|html]",
 		Short: "Prints the error codes that error_envelope handlers send",
 		Long: `
 Loads the config as 'caddy run' would (Caddyfile or JSON, error catalogs
@@ -30,14 +30,16 @@ Handlers are labelled by their name, else by server and position.
 
 --format json (default) prints one document for machines; markdown a table
 per handler for an API's docs; openapi an OpenAPI 3.1 document with the
-envelope schema and one response per status, with an example per code.
+envelope schema and one response per status, with an example per code;
+html one self-contained reference page (no external requests), where
+page#CODE marks a code's row, with a search box and a language switch.
 
 A config that does not load exits non-zero with its error.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().StringP("config", "c", "", "Configuration file (default: ./Caddyfile)")
 			cmd.Flags().StringP("adapter", "a", "", "Name of config adapter")
-			cmd.Flags().StringP("format", "f", "json", "Output format: json, markdown or openapi")
+			cmd.Flags().StringP("format", "f", "json", "Output format: json, markdown, openapi or html")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdErrorCatalog)
 		},
 	})
@@ -46,9 +48,9 @@ A config that does not load exits non-zero with its error.
 func cmdErrorCatalog(fl caddycmd.Flags) (int, error) {
 	format := fl.String("format")
 	switch format {
-	case "json", "markdown", "openapi":
+	case "json", "markdown", "openapi", "html":
 	default:
-		return caddy.ExitCodeFailedStartup, fmt.Errorf("--format %q: want json, markdown or openapi", format)
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("--format %q: want json, markdown, openapi or html", format)
 	}
 	configFile := fl.String("config")
 	if configFile == "" {
@@ -92,6 +94,8 @@ func errorCatalog(configFile, adapter, format string) ([]byte, error) {
 		return exportMarkdown(c), nil
 	case "openapi":
 		return exportOpenAPI(c)
+	case "html":
+		return exportHTML(c)
 	}
 	return exportJSON(c)
 }

@@ -436,27 +436,7 @@ func exportMarkdown(c contract) []byte {
 	b.WriteString("# Error codes\n")
 	for _, hc := range c.Handlers {
 		fmt.Fprintf(&b, "\n## %s\n\n", mdCell(hc.Label))
-		members := []string{"`error_msg`", "`error_code`"}
-		if hc.RequestID {
-			members = append(members, "`request_id`")
-		}
-		for _, f := range hc.Fields {
-			members = append(members, "`"+mdCell(f)+"`")
-		}
-		last := len(members) - 1
-		fmt.Fprintf(&b, "Every error is a JSON object with the members %s and %s.", strings.Join(members[:last], ", "), members[last])
-		if hc.Mode == "report" {
-			b.WriteString(" This handler is in report mode: it changes no response, and the table says what it would send.")
-		}
-		if hc.UnknownCodes == "pass" {
-			b.WriteString(" Backends may also send codes of their own, with their own messages.")
-		} else {
-			b.WriteString(" No other codes are sent.")
-		}
-		if hc.UpstreamMessage != "none" {
-			fmt.Fprintf(&b, " A message that starts \"%s\" is replaced by the upstream's own when its error body has one (upstream_message %s).", strings.TrimSpace(upstreamFirstWords), hc.UpstreamMessage)
-		}
-		b.WriteString(" An upstream code listed in a catalog row gets the row's code, with the catalog's message of that code for the response's status.")
+		b.WriteString(hc.intro())
 		b.WriteString("\n\n| Status | Code | Message |")
 		for _, l := range hc.Languages {
 			fmt.Fprintf(&b, " %s |", mdCell(l))
@@ -465,15 +445,7 @@ func exportMarkdown(c contract) []byte {
 		b.WriteString(strings.Repeat("---|", len(hc.Languages)))
 		b.WriteString("---|---|---|\n")
 		for _, e := range hc.Errors {
-			statuses := strings.Join(e.Statuses, ", ")
-			if statuses == "" {
-				statuses = "any"
-			}
-			msg := e.Message
-			if e.UpstreamFirst {
-				msg = upstreamFirstWords + msg
-			}
-			fmt.Fprintf(&b, "| %s | `%s` | %s |", statuses, mdCell(e.Code), mdCell(msg))
+			fmt.Fprintf(&b, "| %s | `%s` | %s |", e.statusList(), mdCell(e.Code), mdCell(e.shownMessage()))
 			for _, l := range hc.Languages {
 				fmt.Fprintf(&b, " %s |", mdCell(e.Messages[l]))
 			}
@@ -485,6 +457,52 @@ func exportMarkdown(c contract) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// intro says in words what every error of a handler is, for people: the
+// members, the mode, and where messages and codes may come from. Member
+// names are in backticks.
+func (hc *handlerContract) intro() string {
+	members := []string{"`error_msg`", "`error_code`"}
+	if hc.RequestID {
+		members = append(members, "`request_id`")
+	}
+	for _, f := range hc.Fields {
+		members = append(members, "`"+strings.ReplaceAll(f, "`", "'")+"`")
+	}
+	var b strings.Builder
+	last := len(members) - 1
+	fmt.Fprintf(&b, "Every error is a JSON object with the members %s and %s.", strings.Join(members[:last], ", "), members[last])
+	if hc.Mode == "report" {
+		b.WriteString(" This handler is in report mode: it changes no response, and the table says what it would send.")
+	}
+	if hc.UnknownCodes == "pass" {
+		b.WriteString(" Backends may also send codes of their own, with their own messages.")
+	} else {
+		b.WriteString(" No other codes are sent.")
+	}
+	if hc.UpstreamMessage != "none" {
+		fmt.Fprintf(&b, " A message that starts \"%s\" is replaced by the upstream's own when its error body has one (upstream_message %s).", strings.TrimSpace(upstreamFirstWords), hc.UpstreamMessage)
+	}
+	b.WriteString(" An upstream code listed in a catalog row gets the row's code, with the catalog's message of that code for the response's status.")
+	return b.String()
+}
+
+// statusList is a row's statuses for people: "400, 405-408", or "any".
+func (e *contractError) statusList() string {
+	if len(e.Statuses) == 0 {
+		return "any"
+	}
+	return strings.Join(e.Statuses, ", ")
+}
+
+// shownMessage is a row's message for people, saying when an upstream's
+// own message comes first.
+func (e *contractError) shownMessage() string {
+	if e.UpstreamFirst {
+		return upstreamFirstWords + e.Message
+	}
+	return e.Message
 }
 
 // mdCell makes text safe inside a Markdown table cell.

@@ -1,0 +1,99 @@
+package errenvelope
+
+// The contract as a reference page (SPEC §16.1): one self-contained HTML
+// page, per handler a table of status, code, message, translations and
+// description, for the people who look a code up. Everything on it is
+// the contract's text, escaped by html/template: never markup.
+
+import (
+	"bytes"
+	_ "embed"
+	htmltemplate "html/template"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+//go:embed page.html
+var pageTemplate string
+
+var pageHTML = htmltemplate.Must(htmltemplate.New("page").Parse(pageTemplate))
+
+// pageData is what the page template reads.
+type pageData struct {
+	Languages []string // every translation's language, for the switch
+	Handlers  []pageHandler
+}
+
+type pageHandler struct {
+	Anchor    string // the section's id
+	Label     string
+	Intro     []introPart
+	Languages []string
+	Rows      []pageRow
+}
+
+// introPart is a run of a handler's intro: text, or a member name.
+type introPart struct {
+	Text string
+	Code bool
+}
+
+type pageRow struct {
+	ID           string // the code, on the first row of each code on the page
+	Code         string
+	Statuses     string
+	Message      string
+	Translations []pageText
+	Description  string
+}
+
+type pageText struct {
+	Lang, Text string
+}
+
+// exportHTML writes the contract as the reference page.
+func exportHTML(c contract) ([]byte, error) {
+	var d pageData
+	ids := map[string]bool{}
+	for i, hc := range c.Handlers {
+		ph := pageHandler{Anchor: "handler-" + strings.Map(anchorRune, hc.Label), Label: hc.Label, Languages: hc.Languages}
+		if slices.ContainsFunc(d.Handlers, func(x pageHandler) bool { return x.Anchor == ph.Anchor }) {
+			ph.Anchor += "-" + strconv.Itoa(i+1) // labels are unique; what they keep of themselves may not be
+		}
+		for j, part := range strings.Split(hc.intro(), "`") {
+			if part != "" {
+				ph.Intro = append(ph.Intro, introPart{Text: part, Code: j%2 == 1})
+			}
+		}
+		for _, l := range hc.Languages {
+			if !slices.Contains(d.Languages, l) {
+				d.Languages = append(d.Languages, l)
+			}
+		}
+		for _, e := range hc.Errors {
+			row := pageRow{Code: e.Code, Statuses: e.statusList(), Message: e.shownMessage(), Description: e.Description}
+			if !ids[e.Code] {
+				row.ID, ids[e.Code] = e.Code, true
+			}
+			for _, l := range hc.Languages {
+				row.Translations = append(row.Translations, pageText{l, e.Messages[l]})
+			}
+			ph.Rows = append(ph.Rows, row)
+		}
+		d.Handlers = append(d.Handlers, ph)
+	}
+	slices.Sort(d.Languages)
+	var b bytes.Buffer
+	err := pageHTML.Execute(&b, d)
+	return b.Bytes(), err
+}
+
+// anchorRune keeps letters, digits, '-' and '_' of a label for an id.
+func anchorRune(r rune) rune {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+		return r
+	}
+	return '-'
+}
