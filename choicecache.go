@@ -1,39 +1,38 @@
 package errenvelope
 
-import (
-	"strings"
-	"sync"
-)
+import "sync"
 
-// choiceCache remembers what a request header's value chose (a language,
+// choiceCache remembers what a request's header values chose (a language,
 // a form of error, a gRPC answer's details): clients send few distinct
 // values, and working one out again costs more than looking it up. It
 // holds at most maxCachedChoices values and starts over when full, so a
 // client sending a new value with each request costs only the work it
-// would cost anyway.
-type choiceCache[V any] struct {
+// would cost anyway. Callers give it keys of at most maxCachedKey bytes,
+// which own their memory (strings.Clone of a request's header).
+type choiceCache[K comparable, V any] struct {
 	mu sync.RWMutex
-	m  map[string]V
+	m  map[K]V
 }
 
 const maxCachedChoices = 256
 
-// maxCachedKey is the longest value a choiceCache is given: longer ones
-// are worked out each time, so the cache's memory stays bounded.
+// maxCachedKey is the longest header value that a choiceCache key is made
+// of (Accept, a request's host and Retry-After): longer ones are worked
+// out each time, so the cache's memory stays bounded.
 const maxCachedKey = 512
 
-func (c *choiceCache[V]) get(v string) (V, bool) {
+func (c *choiceCache[K, V]) get(k K) (V, bool) {
 	c.mu.RLock()
-	i, ok := c.m[v]
+	v, ok := c.m[k]
 	c.mu.RUnlock()
-	return i, ok
+	return v, ok
 }
 
-func (c *choiceCache[V]) put(v string, i V) {
+func (c *choiceCache[K, V]) put(k K, v V) {
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxCachedChoices {
-		c.m = make(map[string]V)
+		c.m = make(map[K]V)
 	}
-	c.m[strings.Clone(v)] = i
+	c.m[k] = v
 	c.mu.Unlock()
 }

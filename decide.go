@@ -7,6 +7,7 @@ package errenvelope
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -173,14 +174,14 @@ func (p *policy) clientFormat(r *http.Request) int {
 // prefersProblem is prefersProblem, remembered per Accept value: browsers
 // and SDKs send the same long Accept with every request.
 func (p *policy) prefersProblem(accept []string) bool {
-	if len(accept) != 1 || len(accept[0]) > maxCachedKey {
+	if len(accept) != 1 || len(accept[0]) >= maxCachedKey {
 		return prefersProblem(accept)
 	}
 	if v, ok := p.accepts.get(accept[0]); ok {
 		return v == 1
 	}
 	v := prefersProblem(accept)
-	p.accepts.put(accept[0], boolInt(v))
+	p.accepts.put(strings.Clone(accept[0]), boolInt(v))
 	return v
 }
 

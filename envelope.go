@@ -107,10 +107,6 @@ type staticEnvelope struct {
 	problems  [][]byte // problem details up to their request ID (problem_details on)
 	tail      []byte   // the fields and the closing brace
 	langs     *langSet
-	// grpc holds each language's grpc-status-details-bin, encoded once
-	// per request host and Retry-After (the parts of it that are not the
-	// envelope's), for answers without a request ID.
-	grpc []*choiceCache[string]
 }
 
 // pick returns the index of the body for the client's language, and that

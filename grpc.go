@@ -6,11 +6,12 @@ package errenvelope
 
 import (
 	"encoding/base64"
-	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -86,7 +87,9 @@ func (p *policy) writeGRPC(w http.ResponseWriter, r *http.Request, d *decision, 
 	hdr["Content-Type"] = hv.one("application/grpc")
 	hdr["Grpc-Status"] = hv.one(strconv.Itoa(int(grpcCode(d.status))))
 	hdr["Grpc-Message"] = hv.one(grpcPercentEncode(d.msg))
-	hdr["Grpc-Status-Details-Bin"] = hv.one(p.grpcDetailsOf(r, d, headerValue(hdr, "Retry-After")))
+	if details := p.grpcDetailsOf(r, d, headerValue(hdr, "Retry-After")); details != "" {
+		hdr["Grpc-Status-Details-Bin"] = hv.one(details)
+	}
 	hdr["Error-Code"] = hv.one(d.code)
 	if d.requestID != "" {
 		hdr["X-Request-Id"] = hv.one(d.requestID)
@@ -94,23 +97,27 @@ func (p *policy) writeGRPC(w http.ResponseWriter, r *http.Request, d *decision, 
 	w.WriteHeader(http.StatusOK)
 }
 
+// detailsKey is what the details of a static envelope's message depend on
+// besides the envelope and its language.
+type detailsKey struct {
+	static           *staticEnvelope
+	lang             int
+	host, retryAfter string
+}
+
 // grpcDetailsOf is grpcStatusDetails, encoded once per host and
 // Retry-After for a static envelope's message without a request ID.
 func (p *policy) grpcDetailsOf(r *http.Request, d *decision, retryAfter string) string {
-	s := d.static
-	if s == nil || d.requestID != "" || len(r.Host)+len(retryAfter) >= maxCachedKey {
+	if d.static == nil || d.requestID != "" || len(r.Host)+len(retryAfter) >= maxCachedKey {
 		return p.grpcStatusDetails(r, d, retryAfter)
 	}
-	key := r.Host
-	if retryAfter != "" {
-		key += "\x00" + retryAfter
-	}
-	c := s.grpc[d.staticIdx]
-	if v, ok := c.get(key); ok {
+	key := detailsKey{d.static, d.staticIdx, r.Host, retryAfter}
+	if v, ok := p.grpcDetails.get(key); ok {
 		return v
 	}
 	v := p.grpcStatusDetails(r, d, retryAfter)
-	c.put(key, v)
+	key.host, key.retryAfter = strings.Clone(r.Host), strings.Clone(retryAfter)
+	p.grpcDetails.put(key, v)
 	return v
 }
 
@@ -119,30 +126,34 @@ func (p *policy) grpcDetailsOf(r *http.Request, d *decision, retryAfter string) 
 // grpc-status and grpc-message, with an ErrorInfo (reason: error_code;
 // domain: the request's host; metadata: request_id and the constant
 // fields), a LocalizedMessage when the message is a catalog translation,
-// and a RetryInfo when the response says Retry-After in seconds.
+// and a RetryInfo when the response says Retry-After in seconds. Text
+// from the request or the upstream that is not UTF-8, which protobuf
+// strings must be, has U+FFFD for its invalid bytes, as in the JSON
+// envelope. "" when it cannot be encoded, which only a bug can cause.
 func (p *policy) grpcStatusDetails(r *http.Request, d *decision, retryAfter string) string {
-	info := &errdetails.ErrorInfo{Reason: d.code, Domain: hostOnly(r.Host)}
+	info := &errdetails.ErrorInfo{Reason: validUTF8(d.code), Domain: validUTF8(hostOnly(r.Host))}
 	if d.requestID != "" || len(p.grpcMetadata) > 0 {
 		info.Metadata = make(map[string]string, len(p.grpcMetadata)+1)
 		for k, v := range p.grpcMetadata {
 			info.Metadata[k] = v
 		}
 		if d.requestID != "" {
-			info.Metadata["request_id"] = d.requestID
+			info.Metadata["request_id"] = validUTF8(d.requestID)
 		}
 	}
+	msg := validUTF8(d.msg)
 	details := []proto.Message{info}
 	if d.lang != "" {
-		details = append(details, &errdetails.LocalizedMessage{Locale: d.lang, Message: d.msg})
+		details = append(details, &errdetails.LocalizedMessage{Locale: d.lang, Message: msg})
 	}
-	if secs, err := strconv.ParseUint(strings.TrimSpace(retryAfter), 10, 32); err == nil && retryAfter != "" {
+	if secs, err := strconv.ParseUint(strings.TrimSpace(retryAfter), 10, 32); err == nil {
 		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(secs) * time.Second)})
 	}
-	st := &spb.Status{Code: grpcCode(d.status), Message: d.msg}
+	st := &spb.Status{Code: grpcCode(d.status), Message: msg}
 	for _, m := range details {
 		a, err := anypb.New(m)
 		if err != nil {
-			continue // a known message type always marshals
+			return ""
 		}
 		st.Details = append(st.Details, a)
 	}
@@ -153,10 +164,16 @@ func (p *policy) grpcStatusDetails(r *http.Request, d *decision, retryAfter stri
 	return base64.RawStdEncoding.EncodeToString(b)
 }
 
-// hostOnly is a Host header's host, without its port.
-func hostOnly(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
+// validUTF8 is s, with U+FFFD for each run of bytes that is not UTF-8.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
 	}
-	return host
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// hostOnly is a Host header's host, without its port or an IPv6
+// address's brackets.
+func hostOnly(host string) string {
+	return (&url.URL{Host: host}).Hostname()
 }

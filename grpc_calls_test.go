@@ -13,7 +13,6 @@ package errenvelope
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"maps"
@@ -26,7 +25,6 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -117,7 +115,7 @@ func TestGRPC(t *testing.T) {
 		{"unavailable", nil, codes.Unavailable, "Service Unavailable", "GATEWAY.0503", health, "", 120 * time.Second},
 		{"unavailable-date", nil, codes.Unavailable, "Service Unavailable", "GATEWAY.0503", health, "", 0},
 		// The catalog's message, in the language the client asks for (the
-		// second and third from the details encoded by the first).
+		// third with the details the second's encoding left).
 		// The catalog's language: en, as Content-Language would say.
 		{"l10n down", nil, codes.Unavailable, "Backend unavailable.", "APIG.0201", nil, "en", 0},
 		{"l10n down", zh, codes.Unavailable, "后端不可用。", "APIG.0201", nil, "zh-CN", 0},
@@ -172,16 +170,18 @@ func TestGRPC(t *testing.T) {
 		})
 	}
 	t.Run("the details say what grpc-status and grpc-message say", func(t *testing.T) {
-		for _, route := range []string{"percent", "busy", "leaky"} {
-			hdr := rawGRPCCall(t, route)
-			raw, err := base64.RawStdEncoding.DecodeString(hdr.Get("Grpc-Status-Details-Bin"))
-			var st spb.Status
-			if err == nil {
-				err = proto.Unmarshal(raw, &st)
-			}
-			msg, _ := url.PathUnescape(hdr.Get("Grpc-Message"))
+		// Encoded for each request, and (the l10n handler's, without a
+		// request ID) once, then remembered: twice each.
+		for _, header := range [][]string{
+			{"X-Route", "percent"}, {"X-Route", "busy"}, {"X-Route", "leaky"},
+			{"X-Route", "busy", "X-Handler", "l10n", "X-Language", "zh-CN"}, {"X-Route", "busy", "X-Handler", "l10n", "X-Language", "zh-CN"},
+			{"X-Route", "down", "X-Handler", "l10n"}, {"X-Route", "down", "X-Handler", "l10n"},
+		} {
+			hdr := rawGRPCCall(t, header...)
+			st := decodeDetails(t, hdr.Get("Grpc-Status-Details-Bin"))
+			msg, err := url.PathUnescape(hdr.Get("Grpc-Message"))
 			if err != nil || strconv.Itoa(int(st.GetCode())) != hdr.Get("Grpc-Status") || st.GetMessage() != msg {
-				t.Errorf("%s: grpc-status %s, grpc-message %q; details %v (%v)", route, hdr.Get("Grpc-Status"), msg, &st, err)
+				t.Errorf("%s: grpc-status %s, grpc-message %q; details %v (%v)", header, hdr.Get("Grpc-Status"), msg, st, err)
 			}
 		}
 	})
@@ -220,17 +220,19 @@ func TestGRPC(t *testing.T) {
 	}
 }
 
-// rawGRPCCall sends a Check call to the gateway as bytes over HTTP/2, and
-// returns the response's header section (a trailers-only answer's
-// status is there).
-func rawGRPCCall(t *testing.T, route string) http.Header {
+// rawGRPCCall sends a Check call with the given header fields to the
+// gateway as bytes over HTTP/2, and returns the response's header section
+// (a trailers-only answer's status is there).
+func rawGRPCCall(t *testing.T, header ...string) http.Header {
 	t.Helper()
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true} // Caddy's internal CA, on loopback
 	defer tr.CloseIdleConnections()
 	req, _ := http.NewRequest(http.MethodPost, "https://127.0.0.1:9443/grpc.health.v1.Health/Check", strings.NewReader("\x00\x00\x00\x00\x00"))
 	req.Header.Set("Content-Type", "application/grpc")
 	req.Header.Set("Te", "trailers")
-	req.Header.Set("X-Route", route)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	res, err := tr.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +240,7 @@ func rawGRPCCall(t *testing.T, route string) http.Header {
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	if res.ProtoMajor != 2 || res.Header.Get("Grpc-Status") == "" {
-		t.Fatalf("%s: HTTP/%d %d %v: not a trailers-only gRPC answer", route, res.ProtoMajor, res.StatusCode, res.Header)
+		t.Fatalf("%s: HTTP/%d %d %v: not a trailers-only gRPC answer", header, res.ProtoMajor, res.StatusCode, res.Header)
 	}
 	return res.Header
 }

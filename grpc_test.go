@@ -103,7 +103,9 @@ func TestGRPCResponsesAreNotHeld(t *testing.T) {
 }
 
 // TestGRPCDetailsEncodedOnce: a static envelope's details are encoded once
-// per host and Retry-After, and each host and Retry-After gets its own.
+// per host and Retry-After (a repeat allocates nothing), each host and
+// Retry-After gets its own, and text that is not UTF-8 still gives an
+// ErrorInfo.
 func TestGRPCDetailsEncodedOnce(t *testing.T) {
 	h := newTestHandler(t, &Handler{})
 	p := h.policy
@@ -118,34 +120,28 @@ func TestGRPCDetailsEncodedOnce(t *testing.T) {
 		}
 		return &d, r
 	}
-	decode := func(v string) *spb.Status {
-		b, err := base64.RawStdEncoding.DecodeString(v)
-		st := new(spb.Status)
-		if err == nil {
-			err = proto.Unmarshal(b, st)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
-	seen := map[string]string{} // by host and Retry-After
 	for _, c := range []struct{ host, retryAfter, domain string }{
-		{"api.example.com", "", "api.example.com"}, {"api.example.com:8443", "", "api.example.com"},
-		{"other.example.com", "", "other.example.com"}, {"api.example.com", "5", "api.example.com"}, {"api.example.com", "9", "api.example.com"},
+		{"api.example.com", "", "api.example.com"},
+		{"api.example.com:8443", "", "api.example.com"},
+		{"other.example.com", "", "other.example.com"},
+		{"api.example.com", "5", "api.example.com"},
+		{"api.example.com", "9", "api.example.com"},
+		{"[::1]:8443", "", "::1"},
+		{"[::1]", "", "::1"},
+		{"caf\xe9.example", "", "caf\uFFFD.example"},
 	} {
 		d, r := decided(c.host)
 		first := p.grpcDetailsOf(r, d, c.retryAfter)
-		if again := p.grpcDetailsOf(r, d, c.retryAfter); again != first {
-			t.Errorf("%s %s: encoded %q, then %q", c.host, c.retryAfter, first, again)
+		if allocs := testing.AllocsPerRun(10, func() { p.grpcDetailsOf(r, d, c.retryAfter) }); allocs != 0 {
+			t.Errorf("%s %s: %v allocations a repeat, want none: encoded each time", c.host, c.retryAfter, allocs)
 		}
-		if fresh := p.grpcStatusDetails(r, d, c.retryAfter); !proto.Equal(decode(fresh), decode(first)) {
-			t.Errorf("%s %s: remembered %v, encoded afresh %v", c.host, c.retryAfter, decode(first), decode(fresh))
+		if fresh := p.grpcStatusDetails(r, d, c.retryAfter); !proto.Equal(decodeDetails(t, fresh), decodeDetails(t, first)) {
+			t.Errorf("%s %s: remembered %v, encoded afresh %v", c.host, c.retryAfter, decodeDetails(t, first), decodeDetails(t, fresh))
 		}
-		st := decode(first)
+		st := decodeDetails(t, first)
 		var info errdetails.ErrorInfo
 		if err := st.GetDetails()[0].UnmarshalTo(&info); err != nil || info.GetDomain() != c.domain || info.GetReason() != "GATEWAY.0502" {
-			t.Errorf("%s: ErrorInfo %v (%v), want domain %s", c.host, &info, err, c.domain)
+			t.Errorf("%q: ErrorInfo %v (%v), want domain %q", c.host, &info, err, c.domain)
 		}
 		var retry errdetails.RetryInfo
 		switch n := len(st.GetDetails()); {
@@ -155,12 +151,27 @@ func TestGRPCDetailsEncodedOnce(t *testing.T) {
 			strconv.FormatInt(retry.GetRetryDelay().GetSeconds(), 10) != c.retryAfter):
 			t.Errorf("%s %s: details %v, want a RetryInfo of %s s", c.host, c.retryAfter, st.GetDetails(), c.retryAfter)
 		}
-		seen[c.host+" "+c.retryAfter] = first
 	}
-	// A request ID makes the details the request's own.
+	// A request ID makes the details the request's own, and one that is
+	// not UTF-8 still gives an ErrorInfo.
 	d, r := decided("api.example.com")
-	d.requestID = "rid-1"
-	if v := p.grpcDetailsOf(r, d, ""); v == seen["api.example.com "] {
-		t.Error("a request ID's details were remembered ones")
+	d.requestID = "caf\xe9-1"
+	var info errdetails.ErrorInfo
+	if err := decodeDetails(t, p.grpcDetailsOf(r, d, "")).GetDetails()[0].UnmarshalTo(&info); err != nil || info.GetMetadata()["request_id"] != "caf\uFFFD-1" {
+		t.Errorf("ErrorInfo %v (%v), want the request's own request_id", &info, err)
 	}
+}
+
+// decodeDetails decodes a grpc-status-details-bin value.
+func decodeDetails(t *testing.T, v string) *spb.Status {
+	t.Helper()
+	b, err := base64.RawStdEncoding.DecodeString(v)
+	st := new(spb.Status)
+	if err == nil {
+		err = proto.Unmarshal(b, st)
+	}
+	if err != nil {
+		t.Fatalf("details %q: %v", v, err)
+	}
+	return st
 }

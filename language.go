@@ -20,7 +20,7 @@ type langSet struct {
 	matcher language.Matcher
 	// What the language headers' values chose before: clients send few
 	// distinct values, and matching one costs microseconds.
-	byXLanguage, byAcceptLanguage choiceCache[int]
+	byXLanguage, byAcceptLanguage choiceCache[string, int]
 }
 
 func newLangSet(tags []language.Tag) *langSet {
@@ -73,7 +73,7 @@ func (ls *langSet) pick(r *http.Request) int {
 			if tag, err := language.Parse(strings.TrimSpace(x)); err == nil {
 				i = ls.match(tag)
 			}
-			ls.byXLanguage.put(x, i)
+			ls.byXLanguage.put(strings.Clone(x), i)
 		}
 		if i >= 0 {
 			return i
@@ -101,7 +101,7 @@ func (ls *langSet) pick(r *http.Request) int {
 	if tags, _, err := language.ParseAcceptLanguage(al); err == nil && len(tags) > 0 {
 		i = ls.match(tags...)
 	}
-	ls.byAcceptLanguage.put(al, i)
+	ls.byAcceptLanguage.put(strings.Clone(al), i)
 	return i
 }
 

@@ -36,9 +36,12 @@ type policy struct {
 	report       bool // mode report
 	unknown      bool // unknown_codes rewrite
 	scrub        scrubber
-	// accepts remembers which Accept values prefer problem details: the
-	// one part of the policy that changes, and only as a memo.
-	accepts choiceCache[int]
+	// The only parts of the policy that change, and only as memos:
+	// accepts remembers which Accept values prefer problem details;
+	// grpcDetails the grpc-status-details-bin of static envelopes (§15.1)
+	// by what else they say, the request's host and Retry-After.
+	accepts     choiceCache[string, int]
+	grpcDetails choiceCache[detailsKey, string]
 }
 
 // Where a code comes from: the `source` of the export's rows.
@@ -388,7 +391,6 @@ func (p *policy) staticFor(st int, res *resolution, tail []byte) *staticEnvelope
 		s.heads = append(s.heads, head)
 		s.bodies = append(s.bodies, body)
 		s.lengths = append(s.lengths, strconv.Itoa(len(body)))
-		s.grpc = append(s.grpc, new(choiceCache[string]))
 		if p.problem {
 			s.problems = append(s.problems, appendCodeAndMessage(appendProblemStart(nil, st, msg, res.typ), msg, res.code))
 		}

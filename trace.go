@@ -28,9 +28,9 @@ const (
 
 // trace sets a decided response on the request's span, when a recording
 // one is there: its attributes, and for a gateway error the error itself
-// and the span's error status (with the error's cause), since the handler answers (or returns) it
-// where Caddy's tracing never sees it. Only record calls it, so a
-// success never looks up a span.
+// and the span's error status, described by the error's cause, since the
+// handler answers (or returns) it where Caddy's tracing never sees it.
+// Only record calls it, so a success never looks up a span.
 func (h *Handler) trace(r *http.Request, d *decision) {
 	span := trace.SpanFromContext(r.Context())
 	if !span.IsRecording() {

@@ -70,12 +70,12 @@ func TestTraceSpan(t *testing.T) {
 			"error.type": "GATEWAY.0502", "error_envelope.outcome": "gateway", "error_envelope.reason": "gateway_error",
 			"error_envelope.route": "orders",
 		}, gatewayText},
-		// Report mode: the code a rewrite would send. A gateway error has no
-		// upstream that answered.
+		// Report mode: the code a rewrite would send.
 		{"report", report, html, map[string]string{
 			"error.type": "GATEWAY.0404", "error_envelope.outcome": "reported", "error_envelope.reason": "not_json",
 			"error_envelope.upstream": "10.0.0.7:8080",
 		}, ""},
+		// A gateway error has no upstream that answered.
 		{"report gateway error", report, gateway, map[string]string{
 			"error.type": "GATEWAY.0502", "error_envelope.outcome": "reported", "error_envelope.reason": "gateway_error",
 		}, gatewayText},
