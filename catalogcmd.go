@@ -5,13 +5,12 @@ package errenvelope
 // from what the gateway sends.
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/spf13/cobra"
 )
 
@@ -69,9 +68,10 @@ func cmdErrorCatalog(fl caddycmd.Flags) (int, error) {
 	return caddy.ExitCodeSuccess, nil
 }
 
-// errorCatalog loads a config file as `caddy run` would, validates it
-// (provisioning every module, without serving), and renders the contract
-// of its error_envelope handlers.
+// errorCatalog loads a config file as `caddy run` would, provisions every
+// module (without serving; the process ends right after, which releases
+// what provisioning took) and renders the contract of its error_envelope
+// handlers.
 func errorCatalog(configFile, adapter, format string) ([]byte, error) {
 	input, _, _, err := caddycmd.LoadConfig(configFile, adapter)
 	if err != nil {
@@ -82,13 +82,25 @@ func errorCatalog(configFile, adapter, format string) ([]byte, error) {
 	if err := caddy.StrictUnmarshalJSON(input, &cfg); err != nil {
 		return nil, fmt.Errorf("decoding config: %w", err)
 	}
-	if err := caddy.Validate(cfg); err != nil {
-		return nil, err
-	}
-	c, err := contractOf(input)
+	ctx, err := caddy.ProvisionContext(cfg)
 	if err != nil {
 		return nil, err
 	}
+	return render(contractOfContext(ctx), format)
+}
+
+// contractOfContext is the contract of a provisioned config's handlers.
+func contractOfContext(ctx caddy.Context) contract {
+	app, err := ctx.AppIfConfigured("http")
+	if err != nil {
+		return contractOfApp(nil) // no HTTP app: no handler
+	}
+	http, _ := app.(*caddyhttp.App)
+	return contractOfApp(http)
+}
+
+// render writes a contract in one of the export formats.
+func render(c contract, format string) ([]byte, error) {
 	switch format {
 	case "markdown":
 		return exportMarkdown(c), nil
@@ -98,77 +110,4 @@ func errorCatalog(configFile, adapter, format string) ([]byte, error) {
 		return exportHTML(c)
 	}
 	return exportJSON(c)
-}
-
-// contractOf finds every error_envelope handler of a JSON config, in
-// server and route order, and lists what each can send.
-func contractOf(config []byte) (contract, error) {
-	var root struct {
-		Apps struct {
-			HTTP struct {
-				Servers map[string]json.RawMessage `json:"servers"`
-			} `json:"http"`
-		} `json:"apps"`
-	}
-	if err := json.Unmarshal(config, &root); err != nil {
-		return contract{}, err
-	}
-	names := make([]string, 0, len(root.Apps.HTTP.Servers))
-	for name := range root.Apps.HTTP.Servers {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	c := contract{Handlers: []handlerContract{}}
-	labels := map[string]int{}
-	for _, server := range names {
-		var tree any
-		if err := json.Unmarshal(root.Apps.HTTP.Servers[server], &tree); err != nil {
-			return c, err
-		}
-		var found []map[string]any
-		findHandlers(tree, &found)
-		for i, raw := range found {
-			b, _ := json.Marshal(raw)
-			var h Handler
-			if err := json.Unmarshal(b, &h); err != nil {
-				return c, err
-			}
-			if err := h.compile(); err != nil {
-				return c, err
-			}
-			label := h.Name
-			if label == "" {
-				label = fmt.Sprintf("%s #%d", server, i+1)
-			}
-			if labels[label]++; labels[label] > 1 {
-				label = fmt.Sprintf("%s (%d)", label, labels[label])
-			}
-			c.Handlers = append(c.Handlers, h.contract(label, server))
-		}
-	}
-	return c, nil
-}
-
-// findHandlers collects the error_envelope handler objects under v, in
-// document order (object members by name).
-func findHandlers(v any, found *[]map[string]any) {
-	switch v := v.(type) {
-	case map[string]any:
-		if v["handler"] == "error_envelope" {
-			*found = append(*found, v)
-			return
-		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			findHandlers(v[k], found)
-		}
-	case []any:
-		for _, x := range v {
-			findHandlers(x, found)
-		}
-	}
 }

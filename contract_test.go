@@ -16,17 +16,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // runningContract is the export of the running test configuration, as
 // `caddy error-catalog` renders it, with its OpenAPI document.
 func runningContract(t *testing.T) (contract, openAPIDoc) {
 	t.Helper()
-	_, cfg := getUntilUp(t, "http://localhost:2999/config/")
-	c, err := contractOf(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := contractOfContext(caddy.ActiveContext())
 	out, err := exportOpenAPI(c)
 	if err != nil {
 		t.Fatal(err)

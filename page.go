@@ -7,7 +7,9 @@ package errenvelope
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/base64"
 	htmltemplate "html/template"
 	"slices"
 	"strconv"
@@ -18,6 +20,28 @@ import (
 var pageTemplate string
 
 var pageHTML = htmltemplate.Must(htmltemplate.New("page").Parse(pageTemplate))
+
+// pageCSP is the page's Content-Security-Policy when Caddy serves it: its
+// own style and script run, by their hashes, and nothing is requested.
+// They are hashed as html/template renders them (it drops the script's
+// comments), from a page of no handler: they hold no action, so every
+// page has them alike.
+var pageCSP = func() string {
+	var b bytes.Buffer
+	if err := pageHTML.Execute(&b, pageData{}); err != nil {
+		panic(err)
+	}
+	return "default-src 'none'; img-src data:; base-uri 'none'; form-action 'none'; " +
+		"style-src '" + cspHash(b.String(), "style") + "'; script-src '" + cspHash(b.String(), "script") + "'"
+}()
+
+// cspHash is the CSP source of the first element tag's text in page.
+func cspHash(page, tag string) string {
+	_, text, _ := strings.Cut(page, "<"+tag+">")
+	text, _, _ = strings.Cut(text, "</"+tag+">")
+	sum := sha256.Sum256([]byte(text))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
 
 // pageData is what the page template reads.
 type pageData struct {

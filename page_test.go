@@ -2,6 +2,8 @@ package errenvelope
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"slices"
 	"strings"
 	"testing"
@@ -75,15 +77,25 @@ func TestPageIsText(t *testing.T) {
 			ids[id] = true
 		}
 		for _, a := range n.Attr {
-			if a.Key == "src" || strings.HasPrefix(a.Key, "on") || a.Key == "href" && !strings.HasPrefix(a.Val, "#") {
+			if a.Key == "src" || strings.HasPrefix(a.Key, "on") || a.Key == "href" && !strings.HasPrefix(a.Val, "#") && a.Val != "data:," {
 				t.Errorf("<%s %s=%q>: the page must request and run nothing but itself", n.Data, a.Key, a.Val)
 			}
 		}
 	}
-	// One script and one style, the page's own: no markup from the catalog.
-	for tag, want := range map[string]int{"script": 1, "style": 1, "img": 0, "b": 0, "link": 0, "iframe": 0, "table": 1} {
+	// One script and one style, the page's own, and its empty icon (which
+	// a browser would otherwise fetch): no markup from the catalog.
+	for tag, want := range map[string]int{"script": 1, "style": 1, "img": 0, "b": 0, "link": 1, "iframe": 0, "table": 1} {
 		if count[tag] != want {
 			t.Errorf("%d <%s> elements, want %d", count[tag], tag, want)
+		}
+	}
+	// The Content-Security-Policy lets exactly the page's style and script run.
+	for _, tag := range []string{"style", "script"} {
+		_, text, _ := strings.Cut(string(page), "<"+tag+">")
+		text, _, _ = strings.Cut(text, "</"+tag+">")
+		sum := sha256.Sum256([]byte(text))
+		if src := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(pageCSP, tag+"-src "+src) {
+			t.Errorf("the policy %q does not let the page's %s (%s) run", pageCSP, tag, src)
 		}
 	}
 	if !bytes.Contains(page, []byte("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;quotes&#34;")) {

@@ -1,0 +1,260 @@
+package errenvelope
+
+// The reference page in a real browser: Debian's headless Chromium, driven
+// through the DevTools protocol by chromedp, against a real Caddy serving
+// error_catalog (SPEC §16.1).
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// requireBrowserEnv, when set (as .ci/run sets it), makes a missing
+// browser a failure rather than a skip.
+const requireBrowserEnv = "ERRENVELOPE_REQUIRE_BROWSER"
+
+// newBrowser starts a fresh headless Chromium (Debian's, or $CHROMIUM)
+// with a profile of its own, and returns a context for one tab; all of it
+// ends with the test.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		if os.Getenv(requireBrowserEnv) != "" {
+			t.Fatalf("no browser at %s (apt-get install chromium): %v", path, err)
+		}
+		t.Skipf("no browser at %s (apt-get install chromium; .ci/run installs it)", path)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses root with its sandbox
+	}
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), 2*time.Minute)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	// Last in, first out: the tab, the browser, then the profile's removal.
+	t.Cleanup(cancelTimeout)
+	t.Cleanup(cancelAlloc)
+	t.Cleanup(cancelTab)
+	return tabCtx
+}
+
+// pageEvents is what the page did while the test drove it.
+type pageEvents struct {
+	mu         sync.Mutex
+	console    []string // "error: …"
+	exceptions []string
+	requests   []string // every URL the tab requested
+}
+
+func (p *pageEvents) listen(e any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e := e.(type) {
+	case *runtime.EventConsoleAPICalled:
+		var parts []string
+		for _, a := range e.Args {
+			var s string
+			if json.Unmarshal(a.Value, &s) != nil {
+				s = string(a.Value) + a.Description
+			}
+			parts = append(parts, s)
+		}
+		p.console = append(p.console, string(e.Type)+": "+strings.Join(parts, " "))
+	case *runtime.EventExceptionThrown:
+		d := e.ExceptionDetails
+		msg := d.Text
+		if d.Exception != nil {
+			msg += " " + d.Exception.Description
+		}
+		p.exceptions = append(p.exceptions, msg)
+	case *cdplog.EventEntryAdded: // the browser's own messages: a blocked request, a CSP violation
+		p.console = append(p.console, string(e.Entry.Level)+": "+e.Entry.Text)
+	case *network.EventRequestWillBeSent:
+		p.requests = append(p.requests, e.Request.URL)
+	}
+}
+
+// TestReferencePageInBrowser: the page a real Caddy serves loads in
+// Chromium with no console error and no request outside it (its Content-
+// Security-Policy lets nothing else through); #APIG.0201 marks that row and
+// scrolls it into view; the search box filters rows; the language switch
+// shows the Chinese messages; a screen reader finds the page's language,
+// headers and labels. A screenshot goes to the test's artifact directory
+// (go test -artifacts -outputdir DIR keeps it).
+func TestReferencePageInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	startCatalogSite(t)
+	pageURL := "http://127.0.0.1:8095/errors"
+
+	var ev pageEvents
+	if err := chromedp.Listen(ctx, ev.listen); err != nil {
+		t.Fatalf("starting the browser: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"#APIG.0201")); err != nil {
+		t.Fatalf("loading the page: %v", err)
+	}
+
+	// The fragment's row is the target, marked, and in view.
+	type row struct {
+		ID, Background string
+		Marked         int
+		Top, Bottom    float64
+		Viewport       float64
+	}
+	target, err := chromedp.Run(ctx, chromedp.Evaluate[row](`(() => {
+		const el = document.querySelector(':target');
+		const r = el ? el.getBoundingClientRect() : {top: -1, bottom: -1};
+		return {ID: el ? el.id : '', Marked: document.querySelectorAll('tr.marked').length,
+			Background: el ? getComputedStyle(el.cells[0]).backgroundColor : '',
+			Top: r.top, Bottom: r.bottom, Viewport: innerHeight};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// APIG.0201 has two rows (502 and 504): both are marked, the first is
+	// the target.
+	if target.ID != "APIG.0201" || target.Marked != 2 || target.Top < 0 || target.Bottom > target.Viewport ||
+		target.Background == "" || target.Background == "rgba(0, 0, 0, 0)" {
+		t.Errorf("#APIG.0201: %+v; want that row the target, marked with its other row, highlighted and in view", target)
+	}
+
+	// A screen reader's needs: the language, column headers, labels.
+	a11y, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({
+		lang: document.documentElement.lang,
+		colHeaders: [...document.querySelectorAll('thead th[scope=col]')].map(th => th.textContent),
+		rowHeaders: document.querySelectorAll('tbody th[scope=row]').length,
+		rows: document.querySelectorAll('tbody tr').length,
+		unlabelled: [...document.querySelectorAll('input, select')].filter(c => c.labels.length === 0).map(c => c.id),
+		caption: document.querySelector('caption').textContent,
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a11y["lang"] != "en" || a11y["rowHeaders"] != a11y["rows"] || len(a11y["unlabelled"].([]any)) != 0 ||
+		a11y["caption"] != "Error codes of shop-api" || !slices.Equal(anyStrings(a11y["colHeaders"]), []string{"Status", "Code", "Message", "Message (zh-CN)", "Description"}) {
+		t.Errorf("accessibility: %v", a11y)
+	}
+
+	// The search box filters the rows, by code or by text.
+	const visible = `[...document.querySelectorAll('tbody tr')].filter(r => r.checkVisibility()).map(r => r.dataset.code)`
+	all, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](visible))
+	if err != nil || len(all) < 5 {
+		t.Fatalf("rows before the search: %q, %v", all, err)
+	}
+	for _, q := range []struct {
+		typed string
+		want  []string
+	}{
+		{"apig.0201", []string{"APIG.0201", "APIG.0201"}},
+		{"<script>", []string{"SHOP.0400"}},
+		{"后端", []string{"APIG.0201"}},
+	} {
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), q.typed)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](visible))
+		if err != nil || !slices.Equal(got, q.want) {
+			t.Errorf("search %q: rows %q, want %q (%v)", q.typed, got, q.want, err)
+		}
+		none, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('.none').checkVisibility()`))
+		if none {
+			t.Errorf("search %q: the page says no code matches", q.typed)
+		}
+		// Clear it as a person would.
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), strings.Repeat(kb.Backspace, len([]rune(q.typed))))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](visible)); len(got) != len(all) {
+		t.Errorf("after clearing the search: %d rows, want %d", len(got), len(all))
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), "no such text")); err != nil {
+		t.Fatal(err)
+	}
+	if none, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('.none').checkVisibility()`)); !none {
+		t.Error("a search that matches nothing does not say so")
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), strings.Repeat(kb.Backspace, len("no such text")))); err != nil {
+		t.Fatal(err)
+	}
+
+	// The language switch shows the Chinese messages alone.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#language"), "zh-CN")); err != nil {
+		t.Fatal(err)
+	}
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-lang]')].filter(c => c.checkVisibility()).map(c => c.textContent).filter(s => s !== '')`))
+	if err != nil || !slices.Contains(shown, "后端不可用。") || !slices.Contains(shown, "Message (zh-CN)") {
+		t.Errorf("zh-CN: shown %q, %v; want the Chinese messages", shown, err)
+	}
+
+	// A screenshot, for a person to look at.
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(t.ArtifactDir(), "reference-page.png")
+	if err := os.WriteFile(shot, png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+
+	// Nothing went wrong, and nothing was requested outside the page.
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if len(ev.exceptions) > 0 {
+		t.Errorf("script exceptions: %q", ev.exceptions)
+	}
+	for _, m := range ev.console {
+		if !strings.HasPrefix(m, "log:") && !strings.HasPrefix(m, "info:") && !strings.HasPrefix(m, "debug:") && !strings.HasPrefix(m, "verbose:") {
+			t.Errorf("console: %s", m)
+		}
+	}
+	for _, u := range ev.requests {
+		if u, _, _ := strings.Cut(u, "#"); u != pageURL {
+			t.Errorf("the page requested %s", u)
+		}
+	}
+	if len(ev.requests) == 0 {
+		t.Error("no request seen: the browser's events were not listened to")
+	}
+}
+
+func anyStrings(v any) []string {
+	var out []string
+	if list, ok := v.([]any); ok {
+		for _, x := range list {
+			s, _ := x.(string)
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,179 @@
+package errenvelope
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// catalogSite is a gateway that publishes its error reference next to
+// its API: two handlers, every contract at /errors/all, shop-api's at
+// /errors.
+const catalogSite = `{
+	admin localhost:2098
+}
+:8095 {
+	handle /errors/all {
+		error_catalog
+	}
+	handle /errors* {
+		error_catalog shop-api
+	}
+	handle /nobody* {
+		error_catalog nobody
+	}
+	handle /orders/* {
+		error_envelope {
+			name orders
+		}
+		respond 404
+	}
+	handle {
+		error_envelope {
+			name shop-api
+			catalog shop.yaml
+			request_id
+		}
+		respond 404
+	}
+}
+`
+
+// startCatalogSite runs catalogSite in a real Caddy, in a directory with
+// its catalog, and returns that directory.
+func startCatalogSite(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeCatalog(t, dir, "shop.yaml", hostileCatalog)
+	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(catalogSite), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startCaddy(t, dir, "run", "--config", "Caddyfile")
+	getUntilUp(t, "http://127.0.0.1:8095/")
+	return dir
+}
+
+// fetch sends a request to the catalog site with the given header fields.
+func fetch(t *testing.T, method, path string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://127.0.0.1:8095"+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res, body
+}
+
+// TestErrorCatalogHandler: error_catalog serves, live from the running
+// config, the very documents `caddy error-catalog` prints for it, by
+// Accept and ?format, with an ETag and 304 (SPEC §16.1).
+func TestErrorCatalogHandler(t *testing.T) {
+	dir := startCatalogSite(t)
+	for _, tt := range []struct {
+		format, path, contentType string
+		header                    []string
+	}{
+		{"html", "/errors/all", "text/html; charset=utf-8", []string{"Accept", browserHeaders["Accept"]}},
+		{"html", "/errors/all", "text/html; charset=utf-8", nil},
+		{"json", "/errors/all", "application/json", []string{"Accept", "application/json"}},
+		{"json", "/errors/all", "application/json", []string{"Accept", "text/html;q=0.5, application/json"}},
+		{"openapi", "/errors/all?format=openapi", "application/json", nil},
+	} {
+		out, err := caddyProcess(t, dir, "error-catalog", "--config", "Caddyfile", "--format", tt.format).Output()
+		if err != nil {
+			t.Fatalf("caddy error-catalog --format %s: %v", tt.format, err)
+		}
+		want := string(out)
+		res, body := fetch(t, http.MethodGet, tt.path, tt.header...)
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != tt.contentType || string(body) != want {
+			t.Errorf("GET %s %q: %d %s, %d bytes; want %s, the subcommand's %d bytes", tt.path, tt.header,
+				res.StatusCode, res.Header.Get("Content-Type"), len(body), tt.contentType, len(want))
+		}
+		etag := res.Header.Get("Etag")
+		if len(etag) < 10 || res.Header.Get("Vary") != "Accept" {
+			t.Errorf("GET %s: ETag %q, Vary %q", tt.path, etag, res.Header.Get("Vary"))
+		}
+		for _, inm := range []string{etag, `"x", W/` + etag, "*"} {
+			res, body = fetch(t, http.MethodGet, tt.path, append([]string{"If-None-Match", inm}, tt.header...)...)
+			if res.StatusCode != http.StatusNotModified || len(body) != 0 || res.Header.Get("Etag") != etag {
+				t.Errorf("GET %s If-None-Match %s: %d, %d bytes, ETag %q; want 304", tt.path, inm, res.StatusCode, len(body), res.Header.Get("Etag"))
+			}
+		}
+		if res, _ = fetch(t, http.MethodGet, tt.path, append([]string{"If-None-Match", `"other"`}, tt.header...)...); res.StatusCode != 200 {
+			t.Errorf("GET %s with another ETag: %d, want 200", tt.path, res.StatusCode)
+		}
+	}
+
+	// The page may run its own style and script, nothing else.
+	res, _ := fetch(t, http.MethodGet, "/errors")
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'") || !strings.Contains(csp, "script-src 'sha256-") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	// Names choose the handlers.
+	res, body := fetch(t, http.MethodGet, "/errors", "Accept", "application/json")
+	var c contract
+	if err := json.Unmarshal(body, &c); err != nil || len(c.Handlers) != 1 || c.Handlers[0].Name != "shop-api" {
+		t.Errorf("/errors: %d %v (%v), want shop-api's contract alone", res.StatusCode, c, err)
+	}
+	res, body = fetch(t, http.MethodHead, "/errors")
+	if res.StatusCode != 200 || len(body) != 0 || res.Header.Get("Content-Length") == "" {
+		t.Errorf("HEAD /errors: %d, %d bytes, Content-Length %q", res.StatusCode, len(body), res.Header.Get("Content-Length"))
+	}
+	if res, _ = fetch(t, http.MethodPost, "/errors"); res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /errors: %d, Allow %q", res.StatusCode, res.Header.Get("Allow"))
+	}
+	// A name no handler has is an error of the config, said at the first request.
+	if res, _ = fetch(t, http.MethodGet, "/nobody"); res.StatusCode != http.StatusInternalServerError {
+		t.Errorf("GET /nobody: %d, want 500", res.StatusCode)
+	}
+}
+
+// TestErrorCatalogCaddyfile: the directive's arguments and its errors.
+func TestErrorCatalogCaddyfile(t *testing.T) {
+	for in, want := range map[string]string{
+		"error_catalog":                    "",
+		"error_catalog shop-api orders":    "",
+		"error_catalog a a":                `"a" named twice`,
+		"error_catalog {\n\tname a\n}":     "takes no block",
+		"error_catalog shop-api {\n}\n":    "",
+		"error_catalog shop-api orders\n ": "",
+	} {
+		var c CatalogHandler
+		err := c.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in))
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+	var c CatalogHandler
+	if err := c.UnmarshalCaddyfile(caddyfile.NewTestDispenser("error_catalog shop-api orders")); err != nil || !slices.Equal(c.Names, []string{"shop-api", "orders"}) {
+		t.Errorf("names %q, %v", c.Names, err)
+	}
+}
+
+// TestREADMEErrorCatalog: the README's error_catalog site adapts, with the
+// handler the README says it is.
+func TestREADMEErrorCatalog(t *testing.T) {
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(readmeBlock(t, "### Serve the reference page next to the API: `error_catalog`", "caddyfile")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), `{"handler":"error_catalog","names":["shop-api"]}`) {
+		t.Errorf("the README's site adapts to\n%s\nwithout error_catalog shop-api", cfg)
+	}
+}
