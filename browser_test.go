@@ -147,6 +147,21 @@ func TestReferencePageInBrowser(t *testing.T) {
 		t.Errorf("#APIG.0201: %+v; want that row the target, marked with its other row, highlighted and in view", target)
 	}
 
+	// A problem type of type_base (…/errors#GATEWAY.0404) lands on the row
+	// of the run of fallback codes that holds its code.
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"#GATEWAY.0404")); err != nil {
+		t.Fatal(err)
+	}
+	run, err := chromedp.Run(ctx, chromedp.Evaluate[row](`(() => {
+		const tr = document.querySelector(':target').closest('tr');
+		const r = tr.getBoundingClientRect();
+		return {ID: tr.dataset.code.split(' ')[0] + '…' + tr.dataset.code.split(' ').pop(), Marked: document.querySelectorAll('tr.marked').length,
+			Background: getComputedStyle(tr.cells[0]).backgroundColor, Top: r.top, Bottom: r.bottom, Viewport: innerHeight};
+	})()`))
+	if err != nil || run.ID != "GATEWAY.0400…GATEWAY.0499" || run.Marked != 1 || run.Background == "rgba(0, 0, 0, 0)" || run.Top < 0 || run.Bottom > run.Viewport {
+		t.Errorf("#GATEWAY.0404: %+v, %v; want the 400-499 row, marked and in view", run, err)
+	}
+
 	// A screen reader's needs: the language, column headers, labels.
 	a11y, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({
 		lang: document.documentElement.lang,

@@ -45,6 +45,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    unknown_codes    pass|rewrite
 //	    problem_details  on|off
 //	    keep_body        <size>
+//	    scrub            off|<detector>...
+//	    scrub_pattern    <regexp> [<mark>]
+//	    type_base        <url>
 //	}
 //
 // Everything the parser can check (status specs, sizes, policies,
@@ -210,6 +213,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				sp.Mark = args[1]
 			}
 			h.ScrubPatterns = append(h.ScrubPatterns, sp)
+
+		case "type_base":
+			if len(args) != 1 {
+				return d.Errf("type_base: want one URL, like https://api.example.com/errors")
+			}
+			h.TypeBase = args[0]
 
 		case "unknown_codes":
 			if len(args) != 1 || (args[0] != "pass" && args[0] != "rewrite") {

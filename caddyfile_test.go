@@ -33,6 +33,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		scrub credentials emails
 		scrub_pattern INT-[0-9]{6} [ticket]
 		scrub_pattern acct-[0-9]+
+		type_base https://api.example.com/errors
 	}`
 	var h Handler
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err != nil {
@@ -58,6 +59,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		GatewayErrors:   boolPtr(false),
 		Mode:            "report",
 		Scrub:           []string{"credentials", "emails"},
+		TypeBase:        "https://api.example.com/errors",
 		ScrubPatterns:   []ScrubPattern{{Pattern: "INT-[0-9]{6}", Mark: "[ticket]"}, {Pattern: "acct-[0-9]+"}},
 	}
 	// Compare what reaches the JSON config: the exported fields.
@@ -121,6 +123,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"scrub_pattern bad regexp", "error_envelope {\n\tscrub_pattern INT-[0-9\n}", `scrub_pattern "INT-[0-9": error parsing regexp`},
 		{"scrub_pattern matches empty", "error_envelope {\n\tscrub_pattern x*\n}", `scrub_pattern "x*": matches the empty string`},
 		{"scrub_pattern too many", "error_envelope {\n\tscrub_pattern a b c\n}", "scrub_pattern: want <regexp> [<mark>], got 3 arguments"},
+		{"type_base relative", "error_envelope {\n\ttype_base /errors\n}", `type_base "/errors": want an absolute http or https URL without a fragment`},
+		{"type_base with a fragment", "error_envelope {\n\ttype_base https://x.example/errors#top\n}", `type_base "https://x.example/errors#top": want an absolute`},
+		{"type_base other scheme", "error_envelope {\n\ttype_base urn:errors\n}", `type_base "urn:errors": want an absolute`},
+		{"type_base two", "error_envelope {\n\ttype_base https://a.example https://b.example\n}", "type_base: want one URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,6 +41,8 @@ const catalogSite = `{
 			name shop-api
 			catalog shop.yaml
 			request_id
+			problem_details on
+			type_base http://127.0.0.1:8095/errors
 		}
 		respond 404
 	}
@@ -137,6 +139,21 @@ func TestErrorCatalogHandler(t *testing.T) {
 	}
 	if res, _ = fetch(t, http.MethodPost, "/errors"); res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST /errors: %d, Allow %q", res.StatusCode, res.Header.Get("Allow"))
+	}
+	// type_base: every problem type is the reference page's row of its
+	// code, and the export states the same types.
+	res, body = fetch(t, http.MethodGet, "/orders-of-nobody", "Accept", "application/problem+json")
+	var problem map[string]any
+	if err := json.Unmarshal(body, &problem); err != nil || res.StatusCode != 404 || problem["type"] != "http://127.0.0.1:8095/errors#GATEWAY.0404" {
+		t.Errorf("problem details %d %s (%v), want type http://127.0.0.1:8095/errors#GATEWAY.0404", res.StatusCode, body, err)
+	}
+	for _, e := range c.Handlers[0].Errors {
+		if e.Type != "http://127.0.0.1:8095/errors#"+e.Code {
+			t.Errorf("export row %s: type %q", e.Code, e.Type)
+		}
+	}
+	if c.Handlers[0].TypeBase != "http://127.0.0.1:8095/errors" {
+		t.Errorf("export type_base %q", c.Handlers[0].TypeBase)
 	}
 	// A name no handler has is an error of the config, said at the first request.
 	if res, _ = fetch(t, http.MethodGet, "/nobody"); res.StatusCode != http.StatusInternalServerError {

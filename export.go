@@ -32,6 +32,7 @@ type handlerContract struct {
 	CodePattern     string          `json:"code_pattern,omitempty"`
 	RequestID       bool            `json:"request_id"`
 	ProblemDetails  bool            `json:"problem_details"`
+	TypeBase        string          `json:"type_base,omitempty"`
 	Fields          []string        `json:"fields,omitempty"`
 	Errors          []contractError `json:"errors"`
 
@@ -166,6 +167,7 @@ type contractError struct {
 	UpstreamCodes []string          `json:"upstream_codes,omitempty"`
 
 	statuses []int         // the statuses, before they are written as runs
+	codes    []string      // a run of fallback codes: each of them
 	entry    *catalogEntry // the catalog entry whose message the row sends, if any
 	phrase   bool          // the message is each status's reason phrase
 }
@@ -196,7 +198,7 @@ func (h *Handler) contract(label, server string) handlerContract {
 	hc := handlerContract{
 		Label: label, Name: h.Name, Server: server, Catalogs: h.Catalogs, Mode: "rewrite",
 		UnknownCodes: "pass", UpstreamMessage: strings.ToLower(h.UpstreamMessage),
-		CodePattern: h.CodePattern, RequestID: p.requestID.s != "", ProblemDetails: p.problem,
+		CodePattern: h.CodePattern, RequestID: p.requestID.s != "", ProblemDetails: p.problem, TypeBase: p.typeBase,
 	}
 	if p.report {
 		hc.Mode = "report"
@@ -260,6 +262,9 @@ func (h *Handler) contract(label, server string) handlerContract {
 			r.Code = m.fallbackCode(run[0])
 			if len(run) > 1 {
 				r.Code += "…" + m.fallbackCode(run[len(run)-1])
+				for _, st := range run {
+					r.codes = append(r.codes, m.fallbackCode(st))
+				}
 			}
 			split = append(split, &r)
 		}
@@ -343,6 +348,9 @@ func (h *Handler) contract(label, server string) handlerContract {
 	hc.responses = p.responses(h)
 	hc.Errors = make([]contractError, len(rows))
 	for i, row := range rows {
+		if row.Type == "" && p.typeBase != "" {
+			row.Type = p.typeBase + "#" + row.Code // a run of fallback codes: the run, as its code says
+		}
 		hc.Errors[i] = *row
 	}
 	for l := range langs {

@@ -168,6 +168,14 @@ type Handler struct {
 	// replaced by its mark.
 	ScrubPatterns []ScrubPattern `json:"scrub_patterns,omitempty"`
 
+	// The address of the error reference (such as error_catalog's page):
+	// problem details of a code whose catalog entry has no `type` of its
+	// own, and of every code without an entry, get `type`
+	// `<type_base>#<error_code>` instead of `about:blank`, so that every
+	// problem type leads to its documentation. An absolute http or https
+	// URL without a fragment. Default: none.
+	TypeBase string `json:"type_base,omitempty"`
+
 	policy   *policy // the configuration, compiled by Provision
 	logger   *zap.Logger
 	counters *counterSet

@@ -64,7 +64,9 @@ type introPart struct {
 }
 
 type pageRow struct {
-	ID           string // the code, on the first row of each code on the page
+	ID           string   // the code, on the first row of each code on the page
+	Anchors      []string // a run of fallback codes: the ids of the others
+	Codes        string   // every code of the row, space-separated
 	Code         string
 	Statuses     string
 	Message      string
@@ -96,9 +98,19 @@ func exportHTML(c contract) ([]byte, error) {
 			}
 		}
 		for _, e := range hc.Errors {
-			row := pageRow{Code: e.Code, Statuses: e.statusList(), Message: e.shownMessage(), Description: e.Description}
+			row := pageRow{Code: e.Code, Codes: e.Code, Statuses: e.statusList(), Message: e.shownMessage(), Description: e.Description}
 			if !ids[e.Code] {
 				row.ID, ids[e.Code] = e.Code, true
+			}
+			if len(e.codes) > 0 {
+				// Each code of a run has its anchor, so that a problem type
+				// (type_base#GATEWAY.0404) finds its row.
+				row.Codes = strings.Join(e.codes, " ")
+				for _, c := range e.codes {
+					if !ids[c] {
+						row.Anchors, ids[c] = append(row.Anchors, c), true
+					}
+				}
 			}
 			for _, l := range hc.Languages {
 				row.Translations = append(row.Translations, pageText{l, e.Messages[l]})

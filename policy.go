@@ -7,6 +7,7 @@ package errenvelope
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -31,10 +32,11 @@ type policy struct {
 	maxBody      int
 	maxMessage   int
 	keepBody     int
-	gateway      bool // gateway_errors on
-	problem      bool // problem_details on
-	report       bool // mode report
-	unknown      bool // unknown_codes rewrite
+	gateway      bool   // gateway_errors on
+	problem      bool   // problem_details on
+	typeBase     string // type_base: a problem type is typeBase#code; "" for about:blank
+	report       bool   // mode report
+	unknown      bool   // unknown_codes rewrite
 	scrub        scrubber
 	// The only parts of the policy that change, and only as memos:
 	// accepts remembers which Accept values prefer problem details;
@@ -149,6 +151,13 @@ func compilePolicy(h *Handler, cat *catalog, loaded bool) (*policy, error) {
 		if p.codeRE, err = regexp.Compile(h.CodePattern); err != nil {
 			return nil, optionErr("code_pattern", 0, "code_pattern %q: %w", h.CodePattern, err)
 		}
+	}
+	if h.TypeBase != "" {
+		u, err := url.Parse(h.TypeBase)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || strings.ContainsAny(h.TypeBase, " #") {
+			return nil, optionErr("type_base", 0, "type_base %q: want an absolute http or https URL without a fragment", h.TypeBase)
+		}
+		p.typeBase = h.TypeBase
 	}
 	p.requestID = newTemplate(h.RequestID)
 	seen := map[string]bool{"error_msg": true, "error_code": true, "request_id": true}

@@ -78,6 +78,9 @@ func (p *policy) problemType(code string, status int, via *catalogEntry) string 
 	if e := p.rules.catalog.entryOr(code, status, via); e != nil && e.typ != "" {
 		return e.typ
 	}
+	if p.typeBase != "" {
+		return p.typeBase + "#" + code
+	}
 	return "about:blank"
 }
 

@@ -104,3 +104,20 @@ func TestPrefersProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeBase: type_base gives every code without a type of its own the
+// reference's row as its problem type; a catalog entry's own type stays.
+func TestTypeBase(t *testing.T) {
+	for base, want := range map[string][2]string{
+		"":                               {"https://docs.example.com/errors/ORD.0001", "about:blank"},
+		"https://api.example.com/errors": {"https://docs.example.com/errors/ORD.0001", "https://api.example.com/errors#GATEWAY.0502"},
+	} {
+		h := &Handler{Catalogs: []string{"testdata/orders.json"}, TypeBase: base}
+		if err := h.compile(); err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]string{h.policy.problemType("ORD.0001", 400, nil), h.policy.problemType("GATEWAY.0502", 502, nil)}; got != want {
+			t.Errorf("type_base %q: types %q, want %q", base, got, want)
+		}
+	}
+}
