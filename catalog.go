@@ -33,7 +33,7 @@ type catalogEntry struct {
 	typ           string
 	upstreamCodes []string
 	statuses      []string
-	file          string
+	source        string // its catalog, as errors name it: `catalog "apig.json"`, `inline_catalogs[0]`
 	index         int
 }
 
@@ -149,11 +149,38 @@ func (r rawEntry) lineOf(member string) int {
 	return r.line
 }
 
+// catalogSource is one catalog of a handler: a file, or an inline one of
+// the JSON config.
+type catalogSource struct {
+	name string // what errors call it: `catalog "apig.json"`, `inline_catalogs[0]`
+	path string // a file's path, for its type
+	data []byte // an inline catalog's JSON
+}
+
+// sourcesOf are a handler's catalogs: its files, then its inline ones.
+func sourcesOf(paths []string, inline []json.RawMessage) []catalogSource {
+	var srcs []catalogSource
+	for _, p := range paths {
+		srcs = append(srcs, catalogSource{name: fmt.Sprintf("catalog %q", p), path: p})
+	}
+	for i, data := range inline {
+		srcs = append(srcs, catalogSource{name: fmt.Sprintf("inline_catalogs[%d]", i), path: ".json", data: data})
+	}
+	return srcs
+}
+
 // loadCatalogs reads and checks the catalog files of one handler. Codes
 // and upstream codes are unique across all of them, as are status specs
 // and code + status pairs.
 func loadCatalogs(paths []string) (*catalog, error) {
-	if len(paths) == 0 {
+	return loadSources(sourcesOf(paths, nil))
+}
+
+// loadSources reads and checks the catalogs of one handler, files and
+// inline ones alike: codes and upstream codes are unique across all of
+// them, as are status specs and code + status pairs.
+func loadSources(srcs []catalogSource) (*catalog, error) {
+	if len(srcs) == 0 {
 		return nil, nil
 	}
 	c := &catalog{byCode: map[string][]*catalogEntry{}}
@@ -161,32 +188,37 @@ func loadCatalogs(paths []string) (*catalog, error) {
 	upstreamOwner := map[string]*catalogEntry{}
 	specOwner := map[statusSpec]*catalogEntry{}
 	seenFile := map[string]bool{}
-	for _, path := range paths {
-		if path == "" {
-			return nil, fmt.Errorf("catalog: file name is empty")
+	for _, src := range srcs {
+		data := src.data
+		if data == nil {
+			path := src.path
+			if path == "" {
+				return nil, fmt.Errorf("catalog: file name is empty")
+			}
+			if seenFile[filepath.Clean(path)] {
+				return nil, fmt.Errorf("catalog %q: listed twice", path)
+			}
+			seenFile[filepath.Clean(path)] = true
+			var err error
+			data, err = os.ReadFile(path) //nolint:gosec // the operator's own file, named in the config
+			if err != nil {
+				return nil, fmt.Errorf("catalog %q: %w", path, err)
+			}
 		}
-		if seenFile[filepath.Clean(path)] {
-			return nil, fmt.Errorf("catalog %q: listed twice", path)
-		}
-		seenFile[filepath.Clean(path)] = true
-		data, err := os.ReadFile(path) //nolint:gosec // the operator's own file, named in the config
-
+		lang, raws, err := splitCatalog(src.path, data)
 		if err != nil {
-			return nil, fmt.Errorf("catalog %q: %w", path, err)
-		}
-		lang, raws, err := splitCatalog(path, data)
-		if err != nil {
-			return nil, fmt.Errorf("catalog %q: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", src.name, err)
 		}
 		for i, raw := range raws {
 			e, err := parseEntry(raw.data, lang, sets)
 			if e != nil {
-				e.file, e.index = path, i
+				e.source, e.index = src.name, i
 			}
 			// where names the entry at the line of member, else where
-			// the entry starts.
+			// the entry starts (in an inline catalog, its line in the
+			// catalog's own text).
 			where := func(member string) string {
-				s := fmt.Sprintf("catalog %q line %d: errors[%d]", path, raw.lineOf(member), i)
+				s := fmt.Sprintf("%s line %d: errors[%d]", src.name, raw.lineOf(member), i)
 				if e != nil && e.code != "" {
 					s += fmt.Sprintf(" (code %q)", e.code)
 				}
@@ -227,7 +259,7 @@ func loadCatalogs(paths []string) (*catalog, error) {
 
 // ref names an entry in messages about another one.
 func (e *catalogEntry) ref() string {
-	return fmt.Sprintf("errors[%d] (code %q) of catalog %q", e.index, e.code, e.file)
+	return fmt.Sprintf("errors[%d] (code %q) of %s", e.index, e.code, e.source)
 }
 
 // splitCatalog parses a file by its extension into its language and its

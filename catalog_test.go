@@ -146,7 +146,7 @@ errors:
 		t.Fatal(err)
 	}
 	a, b := *cj.entries[0], *cy.entries[0]
-	a.file, b.file = "", ""
+	a.source, b.source = "", ""
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("json entry %+v\nyaml entry %+v", a, b)
 	}

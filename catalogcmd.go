@@ -46,9 +46,7 @@ A config that does not load exits non-zero with its error.
 
 func cmdErrorCatalog(fl caddycmd.Flags) (int, error) {
 	format := fl.String("format")
-	switch format {
-	case "json", "markdown", "openapi", "html":
-	default:
+	if _, ok := exportFormats[format]; !ok {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("--format %q: want json, markdown, openapi or html", format)
 	}
 	configFile := fl.String("config")
@@ -97,6 +95,13 @@ func contractOfContext(ctx caddy.Context) contract {
 	}
 	http, _ := app.(*caddyhttp.App)
 	return contractOfApp(http)
+}
+
+// exportFormats are the formats a contract is written in, with the media
+// type each is served as.
+var exportFormats = map[string]string{
+	"json": "application/json", "markdown": "text/markdown; charset=utf-8",
+	"openapi": "application/json", "html": "text/html; charset=utf-8",
 }
 
 // render writes a contract in one of the export formats.

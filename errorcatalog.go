@@ -140,16 +140,14 @@ func (c *CatalogHandler) documents() (map[string]*servedDoc, error) {
 			}
 		}
 		c.docs = map[string]*servedDoc{}
-		for format, ct := range map[string]string{
-			"html": "text/html; charset=utf-8", "json": "application/json", "openapi": "application/json",
-		} {
+		for _, format := range []string{"html", "json", "openapi"} {
 			body, err := render(picked, format)
 			if err != nil {
 				c.err = err
 				return
 			}
 			sum := sha256.Sum256(body)
-			c.docs[format] = &servedDoc{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+			c.docs[format] = &servedDoc{body: body, contentType: exportFormats[format], etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
 		}
 	})
 	return c.docs, c.err

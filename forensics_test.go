@@ -178,7 +178,14 @@ func scrapeSeries(t *testing.T) []series {
 // Caddy's /metrics with Prometheus's own text parser.
 func scrapeFamily(t *testing.T, family string) []series {
 	t.Helper()
-	res, err := http.Get("http://localhost:2999/metrics")
+	return scrapeFamilyAt(t, "http://localhost:2999/metrics", family)
+}
+
+// scrapeFamilyAt reads the series of one counter or gauge family from a
+// /metrics URL.
+func scrapeFamilyAt(t *testing.T, url, family string) []series {
+	t.Helper()
+	res, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +197,7 @@ func scrapeFamily(t *testing.T, family string) []series {
 	}
 	var out []series
 	for _, m := range families[family].GetMetric() {
-		s := series{labels: map[string]string{}, value: m.GetCounter().GetValue()}
+		s := series{labels: map[string]string{}, value: m.GetCounter().GetValue() + m.GetGauge().GetValue()}
 		for _, l := range m.GetLabel() {
 			s.labels[l.GetName()] = l.GetValue()
 		}

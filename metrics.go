@@ -171,25 +171,31 @@ func (h *Handler) registerMetrics(registry *prometheus.Registry) error {
 	if err != nil {
 		return err
 	}
+	info, err := register(registry, newContractInfo())
+	if err != nil {
+		return err
+	}
 	h.counters = newCounterSet(vec, scrubVec, h.Name)
+	info.WithLabelValues(h.Name, h.contract(h.Name, "").Digest).Set(1)
 	return nil
 }
 
-// register registers vec, or returns the one like it already registered.
-func register(registry *prometheus.Registry, vec *prometheus.CounterVec) (*prometheus.CounterVec, error) {
+// register registers a collector, or returns the one like it already
+// registered (by another handler of the same config).
+func register[C prometheus.Collector](registry *prometheus.Registry, c C) (C, error) {
 	if registry == nil {
-		return vec, nil
+		return c, nil
 	}
-	if err := registry.Register(vec); err != nil {
+	if err := registry.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError
 		if !errors.As(err, &are) {
-			return nil, err
+			return c, err
 		}
-		existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
+		existing, ok := are.ExistingCollector.(C)
 		if !ok {
-			return nil, err
+			return c, err
 		}
 		return existing, nil
 	}
-	return vec, nil
+	return c, nil
 }

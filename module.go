@@ -10,6 +10,7 @@
 package errenvelope
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/caddyserver/caddy/v2"
@@ -124,6 +125,14 @@ type Handler struct {
 	// to Caddy's working directory. Every file is checked when the
 	// configuration loads.
 	Catalogs []string `json:"catalogs,omitempty"`
+
+	// Catalogs written into the JSON config itself, each an object with
+	// exactly a catalog file's members (`language`, `errors`), checked as
+	// files are (errors name `inline_catalogs[i]`, the entry and the
+	// member) and joining `catalogs` after them. A config pushed to many
+	// instances (the admin API's /load, a config loader) then carries its
+	// whole error contract, with no file to distribute.
+	InlineCatalogs []json.RawMessage `json:"inline_catalogs,omitempty"`
 
 	// `pass` (default) accepts any upstream error_code. `rewrite` makes
 	// the catalogs the whole contract: an upstream envelope whose

@@ -52,6 +52,7 @@ type pageData struct {
 type pageHandler struct {
 	Anchor    string // the section's id
 	Label     string
+	Digest    string
 	Intro     []introPart
 	Languages []string
 	Rows      []pageRow
@@ -83,7 +84,7 @@ func exportHTML(c contract) ([]byte, error) {
 	var d pageData
 	ids := map[string]bool{}
 	for i, hc := range c.Handlers {
-		ph := pageHandler{Anchor: "handler-" + strings.Map(anchorRune, hc.Label), Label: hc.Label, Languages: hc.Languages}
+		ph := pageHandler{Anchor: "handler-" + strings.Map(anchorRune, hc.Label), Label: hc.Label, Digest: hc.Digest, Languages: hc.Languages}
 		if slices.ContainsFunc(d.Handlers, func(x pageHandler) bool { return x.Anchor == ph.Anchor }) {
 			ph.Anchor += "-" + strconv.Itoa(i+1) // labels are unique; what they keep of themselves may not be
 		}

@@ -91,7 +91,7 @@ func optionErr(option string, index int, format string, args ...any) error {
 // compile reads the handler's catalogs and compiles its configuration
 // into h.policy, checking every option, as Provision does.
 func (h *Handler) compile() error {
-	cat, err := loadCatalogs(h.Catalogs)
+	cat, err := loadSources(sourcesOf(h.Catalogs, h.InlineCatalogs))
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func compilePolicy(h *Handler, cat *catalog, loaded bool) (*policy, error) {
 	case "", "pass":
 	case "rewrite":
 		p.unknown = true
-		if len(h.Catalogs) == 0 {
+		if len(h.Catalogs)+len(h.InlineCatalogs) == 0 {
 			return nil, optionErr("unknown_codes", 0, "unknown_codes rewrite: needs a catalog, the list of known codes")
 		}
 	default:
@@ -301,13 +301,13 @@ func (p *policy) checkPattern(h *Handler, loaded bool) error {
 			return fail("the configured map_code code %q (for %q)", r.ErrorCode, r.UpstreamCode)
 		}
 	}
-	if !loaded && len(h.Catalogs) > 0 {
+	if !loaded && len(h.Catalogs)+len(h.InlineCatalogs) > 0 {
 		return nil // catalog rules may cover the statuses: checked at load
 	}
 	if cat := p.rules.catalog; cat != nil {
 		for _, e := range cat.entries {
 			if !re.MatchString(e.code) {
-				return fail("the code of catalog %q errors[%d] (code %q)", e.file, e.index, e.code)
+				return fail("the code of %s errors[%d] (code %q)", e.source, e.index, e.code)
 			}
 		}
 	}
