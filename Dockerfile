@@ -2,7 +2,7 @@
 #
 #   docker build -t caddy-errenvelope .
 #   docker run -p 8080:8080 caddy-errenvelope                        # serves Caddyfile.example
-#   docker run -p 8080:8080 -v "$PWD/Caddyfile.example:/etc/caddy/Caddyfile" caddy-errenvelope
+#   docker run -p 8080:8080 -v "$PWD/Caddyfile:/etc/caddy/Caddyfile" -v "$PWD/catalogs:/srv/catalogs" caddy-errenvelope   # your own
 #
 # CADDY_RELEASE pins the Caddy release; keep it equal to xcaddy.mk and
 # go.mod. (It is not called CADDY_VERSION: the builder image sets an

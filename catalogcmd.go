@@ -40,9 +40,16 @@ A config that does not load exits non-zero with its error.
 			cmd.Flags().StringP("adapter", "a", "", "Name of config adapter")
 			cmd.Flags().StringP("format", "f", "json", "Output format: json, markdown, openapi or html")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdErrorCatalog)
+			// Caddy's footer points to its own command docs, which do not
+			// document this command: point to the ones that do.
+			cmd.SetHelpTemplate(new(cobra.Command).HelpTemplate() + "\n" + catalogDocsFooter + "\n")
 		},
 	})
 }
+
+// catalogDocsFooter ends the command's --help.
+const catalogDocsFooter = `Full documentation of this command is available at:
+https://github.com/errenvelope/caddy-errenvelope/blob/main/docs/catalog.md`
 
 func cmdErrorCatalog(fl caddycmd.Flags) (int, error) {
 	format := fl.String("format")

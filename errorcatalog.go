@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -114,7 +115,7 @@ func (c *CatalogHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 		return nil
 	}
 	hdr.Set("Content-Type", doc.contentType)
-	hdr.Set("Content-Length", fmt.Sprint(len(doc.body)))
+	hdr.Set("Content-Length", strconv.Itoa(len(doc.body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, err = w.Write(doc.body)

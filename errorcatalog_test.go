@@ -183,14 +183,14 @@ func TestErrorCatalogCaddyfile(t *testing.T) {
 	}
 }
 
-// TestREADMEErrorCatalog: the README's error_catalog site adapts, with the
-// handler the README says it is.
+// TestREADMEErrorCatalog: the error_catalog site of docs/catalog.md
+// adapts, with the handler the page says it is.
 func TestREADMEErrorCatalog(t *testing.T) {
-	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(readmeBlock(t, "### Serve the reference page next to the API: `error_catalog`", "caddyfile")), nil)
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(docBlock(t, "docs/catalog.md", "## Serve the reference page next to the API: `error_catalog`", "caddyfile")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(cfg), `{"handler":"error_catalog","names":["shop-api"]}`) {
-		t.Errorf("the README's site adapts to\n%s\nwithout error_catalog shop-api", cfg)
+		t.Errorf("docs/catalog.md's site adapts to\n%s\nwithout error_catalog shop-api", cfg)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -222,6 +223,15 @@ func TestErrorCatalogCommand(t *testing.T) {
 	if code == 0 || err == nil || !strings.Contains(err.Error(), `--format "yaml"`) {
 		t.Errorf("bad format: exit %d, error %v", code, err)
 	}
+	// --help ends by pointing to this command's own documentation.
+	help, code := caddyCommand(t, "", "error-catalog", "--help")
+	if code != 0 || !strings.HasSuffix(help, catalogDocsFooter+"\n") || strings.Contains(help, "caddyserver.com/docs/command-line") ||
+		!strings.Contains(help, "--format json|markdown|openapi|html") {
+		t.Errorf("caddy error-catalog --help, exit %d:\n%s", code, help)
+	}
+	if _, err := os.Stat("docs/catalog.md"); err != nil {
+		t.Errorf("--help points to docs/catalog.md: %v", err)
+	}
 }
 
 // TestOpenAPIEnumUnderUnknownCodesRewrite: with unknown_codes rewrite the
@@ -285,4 +295,73 @@ func openAPIOf(t *testing.T, h *Handler) []byte {
 	}
 	validateOpenAPI(t, out)
 	return out
+}
+
+// TestContractFindsEveryHandler: the contract lists the error_envelope
+// handlers wherever a config puts them: in routes, subroutes, named
+// routes, error routes and the handle_response routes of reverse_proxy
+// and intercept.
+func TestContractFindsEveryHandler(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeCatalog(t, dir, "Caddyfile", `&(named) {
+	error_envelope {
+		name in-named
+	}
+	respond 404
+}
+
+:9191 {
+	route /a/* {
+		error_envelope {
+			name in-route
+		}
+		respond 404
+	}
+	reverse_proxy /b/* 127.0.0.1:9 {
+		@bad status 5xx
+		handle_response @bad {
+			error_envelope {
+				name in-handle-response
+			}
+			respond 502
+		}
+	}
+	intercept /c/* {
+		@bad status 5xx
+		handle_response @bad {
+			error_envelope {
+				name in-intercept
+			}
+			respond 500
+		}
+	}
+	invoke /d/* named
+	handle_errors {
+		error_envelope {
+			name in-errors
+		}
+		respond 500
+	}
+	error_envelope {
+		name at-site
+	}
+	respond 404
+}
+`)
+	out, err := errorCatalog(cfg, "caddyfile", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c contract
+	if err := json.Unmarshal(out, &c); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, hc := range c.Handlers {
+		names = append(names, hc.Name)
+	}
+	slices.Sort(names)
+	if want := []string{"at-site", "in-errors", "in-handle-response", "in-intercept", "in-named", "in-route"}; !slices.Equal(names, want) {
+		t.Errorf("handlers %q, want %q", names, want)
+	}
 }

@@ -80,7 +80,7 @@ func isPlausibleCode(s string) bool {
 }
 
 // wordsFromJSON recognises the error shapes of the frameworks and APIs
-// that gateways commonly front (see the README's table).
+// that gateways commonly front (see docs/choosing.md's table).
 func wordsFromJSON(o *jsonObject) upstreamWords {
 	var w upstreamWords
 	nested := o.object(kError)      // Google, Azure, OData, nested envelope

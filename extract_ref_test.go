@@ -131,7 +131,7 @@ func (o refObject) code(keys ...string) string {
 }
 
 // refWordsFromJSON recognises the error shapes of the frameworks and APIs
-// that gateways commonly front (see the README's table).
+// that gateways commonly front (see docs/choosing.md's table).
 func refWordsFromJSON(o refObject) upstreamWords {
 	var w upstreamWords
 	nested := o.object("error")      // Google, Azure, OData, nested envelope

@@ -21,7 +21,7 @@ func TestGatewayErrors(t *testing.T) {
 			wantStatus: 504, wantBody: env("Backend timeout.", "APIG.0201"), envelope: true},
 		{name: "error directive", route: "/error",
 			wantStatus: 503, wantBody: env("Service Unavailable", "GATEWAY.0503"), envelope: true},
-		{name: "basic_auth inside a route, as the README recipe", route: "/auth",
+		{name: "basic_auth inside a route, as the docs' recipe", route: "/auth",
 			wantStatus: 401, wantBody: env("Unauthorized", "GATEWAY.0401"), envelope: true,
 			wantHeader: h("WWW-Authenticate", `Basic realm="restricted"`)},
 		{name: "gateway_errors off leaves the error to handle_errors", route: "/untouched-down",

@@ -185,21 +185,21 @@ func TestGRPC(t *testing.T) {
 			}
 		}
 	})
-	t.Run("the README's client", func(t *testing.T) {
+	t.Run("the docs' client", func(t *testing.T) {
 		src, err := os.ReadFile("grpc_calls_test.go")
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, fn, _ := strings.Cut(string(src), "\nfunc describe(")
 		fn, _, _ = strings.Cut(fn, "\n}\n")
-		if want := "func describe(" + fn + "\n}\n"; readmeBlock(t, "### gRPC", "go") != want {
-			t.Errorf("the README's Go client is not describe as tested:\n%s", want)
+		if want := "func describe(" + fn + "\n}\n"; docBlock(t, "docs/protocols.md", "## gRPC", "go") != want {
+			t.Errorf("docs/protocols.md's Go client is not describe as tested:\n%s", want)
 		}
 		_, err = client.Check(metadata.AppendToOutgoingContext(ctx, "x-route", "busy", "x-handler", "l10n", "x-language", "zh-CN"), &healthpb.HealthCheckRequest{})
 		var out strings.Builder
 		describe(&out, err)
-		if want := readmeBlock(t, "### gRPC", "text"); out.String() != want {
-			t.Errorf("describe printed\n%s\nthe README shows\n%s", out.String(), want)
+		if want := docBlock(t, "docs/protocols.md", "## gRPC", "text"); out.String() != want {
+			t.Errorf("describe printed\n%s\ndocs/protocols.md shows\n%s", out.String(), want)
 		}
 	})
 	t.Run("an upstream's own details pass untouched", func(t *testing.T) {
@@ -245,7 +245,7 @@ func rawGRPCCall(t *testing.T, header ...string) http.Header {
 	return res.Header
 }
 
-// describe is the README's example of what a grpc-go client reads from the
+// describe is docs/protocols.md's example of what a grpc-go client reads from the
 // gateway's error.
 func describe(w io.Writer, err error) {
 	st := status.Convert(err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/intercept"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
 
@@ -58,8 +59,8 @@ func contractOfApp(app *caddyhttp.App) contract {
 }
 
 // collect appends the error_envelope handlers of routes, in order, also
-// those in subroutes (their routes, then their error routes) and in
-// reverse_proxy's handle_response routes.
+// those in subroutes (their routes, then their error routes) and in the
+// handle_response routes of reverse_proxy and intercept.
 func collect(routes caddyhttp.RouteList, found *[]*Handler) {
 	for _, r := range routes {
 		for _, mh := range r.Handlers {
@@ -72,6 +73,10 @@ func collect(routes caddyhttp.RouteList, found *[]*Handler) {
 					collect(h.Errors.Routes, found)
 				}
 			case *reverseproxy.Handler:
+				for _, hr := range h.HandleResponse {
+					collect(hr.Routes, found)
+				}
+			case *intercept.Intercept:
 				for _, hr := range h.HandleResponse {
 					collect(hr.Routes, found)
 				}

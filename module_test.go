@@ -13,7 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// readmeJSON is the JSON config example of the README.
+// readmeJSON is the JSON config example of docs/deployment.md.
 const readmeJSON = `{
 	"handler": "error_envelope",
 	"statuses": ["4xx", "5xx"],

@@ -6,18 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
 )
 
 // caddyArgsEnv, when set, makes the test binary run the caddy command
@@ -117,40 +123,41 @@ func caddyCommand(t *testing.T, dir string, args ...string) (string, int) {
 	return string(out), code
 }
 
-// readmeBlock returns the first fenced block of the given language after
-// the README heading.
-func readmeBlock(t *testing.T, heading, lang string) string {
+// docBlock returns the first fenced block of the given language after the
+// heading line (or any whole line) of the Markdown file (README.md, or a
+// page under docs/).
+func docBlock(t *testing.T, file, heading, lang string) string {
 	t.Helper()
-	readme, err := os.ReadFile("README.md")
+	doc, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(readme), "\n"+heading+"\n")
+	_, rest, ok := strings.Cut("\n"+string(doc), "\n"+heading+"\n")
 	if !ok {
-		t.Fatalf("README has no heading %q", heading)
+		t.Fatalf("%s has no line %q", file, heading)
 	}
 	_, rest, ok = strings.Cut(rest, "\n```"+lang+"\n")
 	if !ok {
-		t.Fatalf("README's %q has no %s block", heading, lang)
+		t.Fatalf("%s's %q has no %s block", file, heading, lang)
 	}
 	block, _, ok := strings.Cut(rest, "\n```\n")
 	if !ok {
-		t.Fatalf("README's %q block is not closed", heading)
+		t.Fatalf("%s's %q block is not closed", file, heading)
 	}
 	return block + "\n"
 }
 
-// TestREADMEJSONConfig runs the README's complete JSON config exactly as
-// written, with `caddy run --config`, in front of a backend on the port it
+// TestREADMEJSONConfig runs the complete JSON config of docs/deployment.md
+// exactly as written, with `caddy run --config`, in front of a backend on the port it
 // names, and checks what a user would see.
 func TestREADMEJSONConfig(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "caddy.json")
-	if err := os.WriteFile(cfg, []byte(readmeBlock(t, "## JSON config", "json")), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(docBlock(t, "docs/deployment.md", "## JSON config", "json")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:8081")
 	if err != nil {
-		t.Fatalf("the README's backend port: %v", err)
+		t.Fatalf("the example's backend port: %v", err)
 	}
 	backend := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/users/8" { // a backend that leaks
@@ -211,16 +218,16 @@ func TestREADMEJSONConfig(t *testing.T) {
 	}
 }
 
-// TestREADMEExport: the README's catalog example, its error message for
-// a typo, and the export it shows in three formats are what the tool
-// prints for them.
+// TestREADMEExport: the catalog example of docs/catalog.md, its error
+// message for a typo, and the export it shows in three formats are what
+// the tool prints for them.
 func TestREADMEExport(t *testing.T) {
-	catalog := readmeBlock(t, "### The file", "yaml")
-	site := readmeBlock(t, "## Error catalogs", "caddyfile")
-	typoError := strings.TrimSpace(readmeBlock(t, "Had the `ORD.0404` entry above `upstream_code: [NF]` where its `statuses` line is:", ""))
-	mdShown := readmeBlock(t, "`--format markdown`, a table per handler, ready for an API's docs:", "markdown")
-	jsonShown := readmeBlock(t, "`--format json` (the default), one document for machines (abridged: two of its rows):", "json")
-	openapiShown := readmeBlock(t, "placeholders stay as written), with the `X-Request-Id` header when `request_id` is on (abridged):", "json")
+	catalog := docBlock(t, "docs/catalog.md", "## The file", "yaml")
+	site := docBlock(t, "docs/catalog.md", "# Error catalogs", "caddyfile")
+	typoError := strings.TrimSpace(docBlock(t, "docs/catalog.md", "Had the `ORD.0404` entry above `upstream_code: [NF]` where its `statuses` line is:", ""))
+	mdShown := docBlock(t, "docs/catalog.md", "`--format markdown`, a table per handler, ready for an API's docs:", "markdown")
+	jsonShown := docBlock(t, "docs/catalog.md", "`--format json` (the default), one document for machines (abridged: two of its rows):", "json")
+	openapiShown := docBlock(t, "docs/catalog.md", "placeholders stay as written), with the `X-Request-Id` header when `request_id` is on (abridged):", "json")
 	t.Chdir(t.TempDir())
 	if err := os.Mkdir("catalogs", 0o700); err != nil {
 		t.Fatal(err)
@@ -234,12 +241,12 @@ func TestREADMEExport(t *testing.T) {
 
 	typo := strings.Replace(catalog, `    statuses: ["404"]             # each acts as a map_status rule to this entry`, "    upstream_code: [NF]", 1)
 	if typo == catalog {
-		t.Fatal("the README's catalog has no statuses line to break")
+		t.Fatal("docs/catalog.md's catalog has no statuses line to break")
 	}
 	writeFile("catalogs/orders.yaml", typo)
 	_, err := loadCatalogs([]string{"catalogs/orders.yaml"})
 	if want := typoError; err == nil || err.Error() != want {
-		t.Errorf("a typo in the README's catalog gives\n%v\nthe README says\n%s", err, want)
+		t.Errorf("a typo in docs/catalog.md's catalog gives\n%v\nthe page says\n%s", err, want)
 	}
 
 	writeFile("catalogs/orders.yaml", catalog)
@@ -249,7 +256,7 @@ func TestREADMEExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := mdShown; string(md) != want {
-		t.Errorf("caddy error-catalog --format markdown prints\n%s\nthe README shows\n%s", md, want)
+		t.Errorf("caddy error-catalog --format markdown prints\n%s\ndocs/catalog.md shows\n%s", md, want)
 	}
 
 	js, err := errorCatalog("Caddyfile", "", "json")
@@ -275,7 +282,7 @@ func TestREADMEExport(t *testing.T) {
 			continue
 		}
 		if compact(got.Handlers[0][k]) != compact(v) {
-			t.Errorf("the README's JSON says %s: %s, the tool %s", k, compact(v), compact(got.Handlers[0][k]))
+			t.Errorf("docs/catalog.md's JSON says %s: %s, the tool %s", k, compact(v), compact(got.Handlers[0][k]))
 		}
 	}
 	var gotRows, shownRows []json.RawMessage
@@ -287,7 +294,7 @@ func TestREADMEExport(t *testing.T) {
 			found = found || compact(g) == compact(row)
 		}
 		if !found {
-			t.Errorf("the README's JSON row %s is not in the tool's output", compact(row))
+			t.Errorf("docs/catalog.md's JSON row %s is not in the tool's output", compact(row))
 		}
 	}
 
@@ -313,33 +320,497 @@ func TestREADMEExport(t *testing.T) {
 		for mt, c := range resp.Content {
 			for ex, v := range c.Examples {
 				if g := gotDoc.Components.Responses[name].Content[mt].Examples[ex]; compact(g) != compact(v) {
-					t.Errorf("the README's OpenAPI example %s %s is\n%s\nthe tool's\n%s", name, ex, compact(v), compact(g))
+					t.Errorf("docs/catalog.md's OpenAPI example %s %s is\n%s\nthe tool's\n%s", name, ex, compact(v), compact(g))
 				}
 			}
 		}
 	}
 }
 
-// TestREADMEScrubbing: the README's scrubbing example scrubs its sample
-// text as the README says, and its leak-finding recipe adapts.
+// TestREADMEScrubbing: the scrubbing example of docs/scrubbing.md scrubs
+// its sample text as the page says, and the leak-finding recipe of
+// docs/observability.md adapts.
 func TestREADMEScrubbing(t *testing.T) {
 	var h Handler
-	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(readmeBlock(t, "## Scrubbing secrets and internals", "caddyfile"))); err != nil {
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(docBlock(t, "docs/scrubbing.md", "# Scrubbing secrets and internals", "caddyfile"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.compile(); err != nil {
 		t.Fatal(err)
 	}
 	const in, want = "ticket INT-123456 for acct-991 from 10.0.0.5 failed", "ticket [ticket] for [REDACTED] from [REDACTED] failed"
-	readme, _ := os.ReadFile("README.md")
-	if !strings.Contains(string(readme), "`"+in+"` reaches the client as\n`"+want+"`") {
-		t.Fatalf("the README no longer shows %q becoming %q", in, want)
+	page, _ := os.ReadFile("docs/scrubbing.md")
+	if !strings.Contains(string(page), "`"+in+"` reaches the client as\n`"+want+"`") {
+		t.Fatalf("docs/scrubbing.md no longer shows %q becoming %q", in, want)
 	}
 	if got, _ := h.policy.scrub.scrub(in, h.policy.scrub.on); got != want {
-		t.Errorf("the README's example scrubs %q to %q, the README says %q", in, got, want)
+		t.Errorf("docs/scrubbing.md's example scrubs %q to %q, the page says %q", in, got, want)
 	}
-	recipe := readmeBlock(t, "### Finding backends that leak", "caddyfile")
+	recipe := docBlock(t, "docs/observability.md", "## Finding backends that leak", "caddyfile")
 	if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(recipe), nil); err != nil {
 		t.Errorf("the leak-finding recipe does not adapt: %v", err)
+	}
+}
+
+// docFence is one fenced block of a Markdown page.
+type docFence struct {
+	line int      // of its opening fence
+	info []string // its info string's words: the language first
+	text string   // its lines, without the fence's indentation
+}
+
+// docPage is a Markdown page: its fenced blocks, and its lines outside
+// them (with their numbers), where headings and links are.
+type docPage struct {
+	fences []docFence
+	prose  map[int]string
+}
+
+// readDocPage splits a Markdown page into its fenced blocks and the rest.
+func readDocPage(t *testing.T, file string) docPage {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := docPage{prose: map[int]string{}}
+	var open *docFence
+	indent := ""
+	var text []string
+	for i, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		switch {
+		case open == nil && strings.HasPrefix(trimmed, "```"):
+			open = &docFence{line: i + 1, info: strings.Fields(strings.TrimPrefix(trimmed, "```"))}
+			indent, text = line[:len(line)-len(trimmed)], nil
+		case open != nil && strings.TrimSpace(line) == "```":
+			open.text = strings.Join(text, "\n") + "\n"
+			page.fences = append(page.fences, *open)
+			open = nil
+		case open != nil:
+			text = append(text, strings.TrimPrefix(line, indent))
+		default:
+			page.prose[i+1] = line
+		}
+	}
+	if open != nil {
+		t.Errorf("%s:%d: the fenced block is not closed", file, open.line)
+	}
+	return page
+}
+
+// headings are the page's headings (without their #s), by line.
+func (p docPage) headings() map[int]string {
+	out := map[int]string{}
+	for n, line := range p.prose {
+		if h, ok := strings.CutPrefix(strings.TrimLeft(line, "#"), " "); ok && strings.HasPrefix(line, "#") {
+			out[n] = h
+		}
+	}
+	return out
+}
+
+// gitHubAnchor is the anchor GitHub gives a heading's text: lower case,
+// spaces to '-', every other character but letters, digits, '-' and '_'
+// removed.
+func gitHubAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// caddyfileOfExample is a Caddyfile block as it is adapted: a fragment
+// that starts with a directive (error_envelope, route, …) rather than a
+// site address or global options is put into a site first.
+func caddyfileOfExample(block string) string {
+	for line := range strings.SplitSeq(block, "\n") {
+		words := strings.Fields(line)
+		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
+			continue
+		}
+		if first := words[0]; first == "{" || strings.ContainsAny(first, ".:/") || strings.HasPrefix(first, "localhost") {
+			return block
+		}
+		return ":8080 {\n" + block + "}\n"
+	}
+	return block
+}
+
+// shellCommands splits a shell command line into its simple commands'
+// words, quotes removed, at |, ;, & and newlines; a comment and the
+// target of a redirection are left out.
+func shellCommands(line string) [][]string {
+	var cmds [][]string
+	var words []string
+	var word strings.Builder
+	inWord, quote, redirect := false, rune(0), false
+	endWord := func() {
+		if inWord {
+			if !redirect {
+				words = append(words, word.String())
+			}
+			redirect = false
+		}
+		word.Reset()
+		inWord = false
+	}
+	endCommand := func() {
+		endWord()
+		if len(words) > 0 {
+			cmds = append(cmds, words)
+		}
+		words = nil
+	}
+	for _, r := range line {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			word.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == '#' && !inWord:
+			endCommand()
+			return cmds
+		case r == ' ' || r == '\t':
+			endWord()
+		case r == '|' || r == ';' || r == '&' || r == '\n':
+			endCommand()
+		case r == '>' || r == '<':
+			if inWord && strings.Trim(word.String(), "0123456789") == "" {
+				word.Reset() // 2>…: the descriptor
+				inWord = false
+			}
+			endWord()
+			redirect = true
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	endCommand()
+	return cmds
+}
+
+var (
+	catalogYAML   = regexp.MustCompile(`(?m)^errors:`)             // a yaml block that is a catalog
+	envAssignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`) // VAR=value before a command
+)
+
+// TestDocsExamples checks every fenced block of README.md and docs/*.md,
+// naming a failing one by file and line: a caddyfile block adapts (one
+// marked `caddyfile syntax` is the directive's grammar, not an example);
+// a json block is JSON, a config (with "apps") decodes strictly into
+// Caddy's config and each of its handlers into its module, an
+// error_envelope handler compiling as Provision compiles it (catalogs,
+// inline ones included), and a catalog (with "errors") loads; a yaml
+// catalog loads; a sh or console command line that runs caddy names a
+// subcommand and its flags, one that runs go test names existing tests,
+// make a target of its makefile, bash a file. go blocks are TestGRPC's,
+// and other languages are samples. Every relative link leads to a file,
+// and to a heading of it.
+func TestDocsExamples(t *testing.T) {
+	pages, err := filepath.Glob("docs/*.md")
+	if err != nil || len(pages) < 5 {
+		t.Fatalf("docs/*.md: %v %v", pages, err)
+	}
+	pages = append([]string{"README.md"}, pages...)
+
+	var funcs []string // the package's Test, Fuzz and Benchmark functions
+	tests, _ := filepath.Glob("*_test.go")
+	funcRE := regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark)\w*)\(\w+ \*testing\.[TFB]\)`)
+	for _, f := range tests {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range funcRE.FindAllStringSubmatch(string(src), -1) {
+			funcs = append(funcs, m[1])
+		}
+	}
+	matching := func(expr, prefix string) (int, error) {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, f := range funcs {
+			if strings.HasPrefix(f, prefix) && re.MatchString(f) {
+				n++
+			}
+		}
+		return n, nil
+	}
+	makefile, err := os.ReadFile("xcaddy.mk")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	seen := map[string]int{}
+	anchors := map[string]map[string]bool{}
+	parsed := map[string]docPage{}
+	for _, file := range pages {
+		page := readDocPage(t, file)
+		parsed[file] = page
+		anchors[file] = map[string]bool{}
+		headings := page.headings()
+		for _, n := range slices.Sorted(maps.Keys(headings)) {
+			a := gitHubAnchor(headings[n])
+			if anchors[file][a] {
+				t.Errorf("%s:%d: heading %q is not unique (#%s)", file, n, headings[n], a)
+			}
+			anchors[file][a] = true
+		}
+
+		for _, b := range page.fences {
+			where := fmt.Sprintf("%s:%d", file, b.line)
+			lang := ""
+			if len(b.info) > 0 {
+				lang = b.info[0]
+			}
+			switch lang {
+			case "caddyfile":
+				if len(b.info) > 1 && b.info[1] == "syntax" {
+					seen["caddyfile syntax"]++
+					continue
+				}
+				seen[lang]++
+				if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfileOfExample(b.text)), nil); err != nil {
+					t.Errorf("%s: the caddyfile block does not adapt: %v", where, err)
+				}
+			case "json":
+				seen[lang]++
+				checkDocJSON(t, where, b.text, seen)
+			case "yaml", "yml":
+				seen[lang]++
+				if !catalogYAML.MatchString(b.text) {
+					continue
+				}
+				seen["catalog"]++
+				path := filepath.Join(t.TempDir(), "catalog.yaml")
+				if err := os.WriteFile(path, []byte(b.text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := loadCatalogs([]string{path}); err != nil {
+					t.Errorf("%s: the catalog does not load: %v", where, err)
+				}
+			case "sh", "console":
+				seen[lang]++
+				text := strings.ReplaceAll(b.text, "\\\n", " ")
+				for line := range strings.SplitSeq(text, "\n") {
+					if lang == "console" {
+						var ok bool
+						if line, ok = strings.CutPrefix(line, "$ "); !ok {
+							continue // output
+						}
+					}
+					for _, words := range shellCommands(line) {
+						for len(words) > 0 && envAssignment.MatchString(words[0]) {
+							words = words[1:] // VAR=value
+						}
+						if len(words) == 0 {
+							continue
+						}
+						checkDocCommand(t, where, words, matching, string(makefile), seen)
+					}
+				}
+			default:
+				seen["other"]++
+			}
+		}
+	}
+
+	// Links: every relative one leads to a file, and to a heading of it.
+	linkRE := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	codeRE := regexp.MustCompile("`[^`]*`")
+	for _, file := range pages {
+		for n, line := range parsed[file].prose {
+			for _, m := range linkRE.FindAllStringSubmatch(codeRE.ReplaceAllString(line, ""), -1) {
+				target := m[1]
+				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+					continue
+				}
+				seen["link"]++
+				path, anchor, _ := strings.Cut(target, "#")
+				if path == "" {
+					path = file
+				} else {
+					path = filepath.Join(filepath.Dir(file), path)
+				}
+				if _, err := os.Stat(path); err != nil {
+					t.Errorf("%s:%d: link %s: %v", file, n, target, err)
+					continue
+				}
+				if anchor == "" {
+					continue
+				}
+				path = filepath.ToSlash(path)
+				if _, ok := anchors[path]; !ok { // a page outside README.md and docs/
+					anchors[path] = map[string]bool{}
+					for _, h := range readDocPage(t, path).headings() {
+						anchors[path][gitHubAnchor(h)] = true
+					}
+				}
+				if !anchors[path][anchor] {
+					t.Errorf("%s:%d: link %s: %s has no heading #%s", file, n, target, path, anchor)
+				}
+			}
+		}
+	}
+
+	t.Logf("checked: %v", seen)
+	for kind, least := range map[string]int{
+		"caddyfile": 15, "caddyfile syntax": 1, "json": 7, "config": 2, "handler": 4, "catalog": 3,
+		"yaml": 2, "sh": 6, "caddy command": 5, "go test command": 4, "link": 30,
+	} {
+		if seen[kind] < least {
+			t.Errorf("checked %d %s blocks, commands or links; the docs have at least %d", seen[kind], kind, least)
+		}
+	}
+}
+
+// checkDocJSON checks a json block of the docs: JSON; a Caddy config,
+// decoded strictly, with each handler decoded strictly into its module
+// (an error_envelope handler also compiled, catalogs read); a catalog,
+// loaded.
+func checkDocJSON(t *testing.T, where, text string, seen map[string]int) {
+	t.Helper()
+	var top map[string]any
+	if err := json.Unmarshal([]byte(text), &top); err != nil {
+		if !json.Valid([]byte(text)) {
+			t.Errorf("%s: the json block is not JSON: %v", where, err)
+		}
+		return
+	}
+	if _, ok := top["apps"]; ok {
+		seen["config"]++
+		var cfg caddy.Config
+		if err := caddy.StrictUnmarshalJSON([]byte(text), &cfg); err != nil {
+			t.Errorf("%s: not a Caddy config: %v", where, err)
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case []any:
+				for _, e := range v {
+					walk(e)
+				}
+			case map[string]any:
+				for _, e := range v {
+					walk(e)
+				}
+				name, ok := v["handler"].(string)
+				if !ok {
+					return
+				}
+				seen["handler"]++
+				info, err := caddy.GetModule("http.handlers." + name)
+				if err != nil {
+					t.Errorf("%s: handler %q: %v", where, name, err)
+					return
+				}
+				fields := maps.Clone(v)
+				delete(fields, "handler")
+				raw, _ := json.Marshal(fields)
+				mod := info.New()
+				if err := caddy.StrictUnmarshalJSON(raw, mod); err != nil {
+					t.Errorf("%s: handler %q: %v", where, name, err)
+					return
+				}
+				if h, ok := mod.(*Handler); ok {
+					if err := h.compile(); err != nil {
+						t.Errorf("%s: handler %q: %v", where, name, err)
+					}
+				}
+			}
+		}
+		walk(top)
+	}
+	if _, ok := top["errors"].([]any); ok {
+		seen["catalog"]++
+		path := filepath.Join(t.TempDir(), "catalog.json")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadCatalogs([]string{path}); err != nil {
+			t.Errorf("%s: the catalog does not load: %v", where, err)
+		}
+	}
+}
+
+// checkDocCommand checks one command of a sh or console block of the
+// docs: caddy's subcommand and flags, go test's tests, make's target,
+// bash's file.
+func checkDocCommand(t *testing.T, where string, words []string, matching func(expr, prefix string) (int, error), makefile string, seen map[string]int) {
+	t.Helper()
+	switch {
+	case words[0] == "caddy" || strings.HasSuffix(words[0], "/caddy"):
+		seen["caddy command"]++
+		if len(words) < 2 {
+			t.Errorf("%s: %q names no subcommand", where, strings.Join(words, " "))
+			return
+		}
+		sub, ok := caddycmd.Commands()[words[1]]
+		if !ok {
+			t.Errorf("%s: caddy has no subcommand %q", where, words[1])
+			return
+		}
+		cmd := &cobra.Command{Use: sub.Name}
+		if sub.CobraFunc != nil {
+			sub.CobraFunc(cmd)
+		} else if sub.Flags != nil {
+			cmd.Flags().AddGoFlagSet(sub.Flags)
+		}
+		if err := cmd.ParseFlags(words[2:]); err != nil {
+			t.Errorf("%s: caddy %s: %v", where, words[1], err)
+		}
+	case words[0] == "go" && len(words) > 1 && words[1] == "test":
+		seen["go test command"]++
+		for i := 2; i+1 < len(words); i++ {
+			prefix := map[string]string{"-run": "", "-fuzz": "Fuzz", "-bench": "Benchmark"}
+			p, ok := prefix[words[i]]
+			if !ok || words[i+1] == "^$" {
+				continue
+			}
+			expr := words[i+1]
+			alts := []string{expr} // each of ^(A|B)$'s names, else the whole
+			if inner, ok := strings.CutPrefix(expr, "^("); ok {
+				if inner, ok = strings.CutSuffix(inner, ")$"); ok {
+					alts = nil
+					for _, a := range strings.Split(inner, "|") {
+						alts = append(alts, "^"+a+"$")
+					}
+				}
+			} else if words[i] == "-run" {
+				alts = strings.Split(expr, "|")
+			}
+			for _, a := range alts {
+				n, err := matching(strings.Split(a, "/")[0], p)
+				if err != nil || n == 0 || (words[i] == "-fuzz" && n != 1) {
+					t.Errorf("%s: go test %s %q: %q matches %d of the package's functions (%v)", where, words[i], expr, a, n, err)
+				}
+			}
+		}
+	case words[0] == "make":
+		for i := 1; i < len(words); i++ {
+			if words[i] == "-f" {
+				i++
+				continue
+			}
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(words[i]) + `:`).MatchString(makefile) {
+				t.Errorf("%s: xcaddy.mk has no target %q", where, words[i])
+			}
+		}
+	case words[0] == "bash" && len(words) > 1:
+		if _, err := os.Stat(words[1]); err != nil {
+			t.Errorf("%s: bash %s: %v", where, words[1], err)
+		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestClientRequestIDRecipe runs the README's recipe: the client's own
+// TestClientRequestIDRecipe runs docs/recipes.md's recipe: the client's own
 // X-Request-Id, when it is a sane ID, is carried to the backend, into the
 // response header and into the envelope; otherwise one is generated.
 func TestClientRequestIDRecipe(t *testing.T) {

@@ -223,20 +223,20 @@ func handlerAttrs(s *tracepb.Span) map[string]string {
 	return m
 }
 
-// TestREADMETracing runs the README's tracing recipe as written, in a real
+// TestREADMETracing runs docs/observability.md's tracing recipe as written, in a real
 // Caddy whose tracing exports over OTLP to a collector the test runs, and
 // checks the exported spans of a rewrite, a pass, a scrubbed message, a
 // report, a success and a gateway error (SPEC §15.2).
 func TestREADMETracing(t *testing.T) {
 	otlp, endpoint := startCollector(t)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(readmeBlock(t, "### Tracing", "caddyfile")), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(docBlock(t, "docs/observability.md", "## Tracing", "caddyfile")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := readmeBlock(t, "### Tracing", "sh")
+	env := docBlock(t, "docs/observability.md", "## Tracing", "sh")
 	want := "OTEL_TRACES_EXPORTER=otlp OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \\\nOTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 caddy run --config Caddyfile\n"
 	if env != want {
-		t.Fatalf("the README's command is\n%s\nthe test runs\n%s", env, want)
+		t.Fatalf("docs/observability.md's command is\n%s\nthe test runs\n%s", env, want)
 	}
 	orders := backendOn(t, "127.0.0.1:8081", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
