@@ -126,6 +126,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"type_base relative", "error_envelope {\n\ttype_base /errors\n}", `type_base "/errors": want an absolute http or https URL without a fragment`},
 		{"type_base with a fragment", "error_envelope {\n\ttype_base https://x.example/errors#top\n}", `type_base "https://x.example/errors#top": want an absolute`},
 		{"type_base other scheme", "error_envelope {\n\ttype_base urn:errors\n}", `type_base "urn:errors": want an absolute`},
+		{"type_base with a password", "error_envelope {\n\ttype_base https://u:pw@x.example/errors\n}", "a user name or password has no place in a public URL"},
+		{"type_base without a host", "error_envelope {\n\ttype_base https://:8080/errors\n}", `type_base "https://:8080/errors": want an absolute`},
 		{"type_base two", "error_envelope {\n\ttype_base https://a.example https://b.example\n}", "type_base: want one URL"},
 	}
 	for _, tt := range tests {

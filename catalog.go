@@ -207,6 +207,17 @@ func loadSources(srcs []catalogSource) (*catalog, error) {
 		}
 		lang, raws, err := splitCatalog(src.path, data)
 		if err != nil {
+			if src.data != nil {
+				// Caddy re-encodes a config it loads, so an inline
+				// catalog's lines are not the operator's: say none.
+				msg := err.Error()
+				if rest, ok := strings.CutPrefix(msg, "line "); ok {
+					if _, after, found := strings.Cut(rest, ": "); found {
+						msg = after
+					}
+				}
+				return nil, fmt.Errorf("%s: %s", src.name, msg)
+			}
 			return nil, fmt.Errorf("%s: %w", src.name, err)
 		}
 		for i, raw := range raws {
@@ -215,10 +226,12 @@ func loadSources(srcs []catalogSource) (*catalog, error) {
 				e.source, e.index = src.name, i
 			}
 			// where names the entry at the line of member, else where
-			// the entry starts (in an inline catalog, its line in the
-			// catalog's own text).
+			// the entry starts; an inline catalog by its place alone.
 			where := func(member string) string {
 				s := fmt.Sprintf("%s line %d: errors[%d]", src.name, raw.lineOf(member), i)
+				if src.data != nil {
+					s = fmt.Sprintf("%s: errors[%d]", src.name, i)
+				}
 				if e != nil && e.code != "" {
 					s += fmt.Sprintf(" (code %q)", e.code)
 				}

@@ -7,6 +7,7 @@ package errenvelope
 import (
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -73,10 +74,10 @@ func cmdErrorCatalog(fl caddycmd.Flags) (int, error) {
 	return caddy.ExitCodeSuccess, nil
 }
 
-// errorCatalog loads a config file as `caddy run` would, provisions every
-// module (without serving; the process ends right after, which releases
-// what provisioning took) and renders the contract of its error_envelope
-// handlers.
+// errorCatalog loads a config file as `caddy run` would, validates it as
+// `caddy validate` does (every module provisioned, nothing served, then
+// cleaned up) and renders the contract of its error_envelope handlers, as
+// provisioned.
 func errorCatalog(configFile, adapter, format string) ([]byte, error) {
 	input, _, _, err := caddycmd.LoadConfig(configFile, adapter)
 	if err != nil {
@@ -87,11 +88,36 @@ func errorCatalog(configFile, adapter, format string) ([]byte, error) {
 	if err := caddy.StrictUnmarshalJSON(input, &cfg); err != nil {
 		return nil, fmt.Errorf("decoding config: %w", err)
 	}
-	ctx, err := caddy.ProvisionContext(cfg)
+	var ctx caddy.Context
+	watchProvisions(func(c caddy.Context) { ctx = c })
+	err = caddy.Validate(cfg)
+	watchProvisions(nil)
 	if err != nil {
 		return nil, err
 	}
-	return render(contractOfContext(ctx), format)
+	return render(contractOfContext(ctx), format) // no handler: an empty contract
+}
+
+// provisionWatch, while set, is told the context of every error_envelope
+// handler provisioned: the subcommand learns the config's context, whose
+// app it reads once validation is done.
+var provisionWatch struct {
+	sync.Mutex
+	f func(caddy.Context)
+}
+
+func watchProvisions(f func(caddy.Context)) {
+	provisionWatch.Lock()
+	provisionWatch.f = f
+	provisionWatch.Unlock()
+}
+
+func provisioned(ctx caddy.Context) {
+	provisionWatch.Lock()
+	if f := provisionWatch.f; f != nil {
+		f(ctx)
+	}
+	provisionWatch.Unlock()
 }
 
 // contractOfContext is the contract of a provisioned config's handlers.
@@ -100,8 +126,8 @@ func contractOfContext(ctx caddy.Context) contract {
 	if err != nil {
 		return contractOfApp(nil) // no HTTP app: no handler
 	}
-	http, _ := app.(*caddyhttp.App)
-	return contractOfApp(http)
+	httpApp, _ := app.(*caddyhttp.App)
+	return contractOfApp(httpApp)
 }
 
 // exportFormats are the formats a contract is written in, with the media

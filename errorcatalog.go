@@ -29,8 +29,8 @@ func init() {
 
 // CatalogHandler serves the error contract of the config it is part of:
 // the reference page of `caddy error-catalog --format html`, or to a
-// client whose Accept prefers application/json the json export, or with
-// ?format=openapi the OpenAPI document. Each is built once, at the first
+// client whose Accept prefers application/json the json export, or the
+// format ?format names (json, markdown, openapi, html). Each is built once, at the first
 // request, from the running error_envelope handlers, and sent with an
 // ETag; a request with a matching If-None-Match gets 304.
 //
@@ -94,12 +94,16 @@ func (c *CatalogHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
-	format := "html"
+	format := r.URL.Query().Get("format")
 	switch {
-	case r.URL.Query().Get("format") == "openapi":
-		format = "openapi"
+	case format != "":
+		if docs[format] == nil {
+			return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("error_catalog: format %q: want json, markdown, openapi or html", format))
+		}
 	case acceptQ(r.Header["Accept"], "application", "json") > acceptQ(r.Header["Accept"], "text", "html"):
 		format = "json"
+	default:
+		format = "html"
 	}
 	doc := docs[format]
 	hdr := w.Header()
@@ -141,7 +145,7 @@ func (c *CatalogHandler) documents() (map[string]*servedDoc, error) {
 			}
 		}
 		c.docs = map[string]*servedDoc{}
-		for _, format := range []string{"html", "json", "openapi"} {
+		for format := range exportFormats {
 			body, err := render(picked, format)
 			if err != nil {
 				c.err = err

@@ -168,10 +168,13 @@ type contractError struct {
 	Source        string            `json:"source"`
 	UpstreamCodes []string          `json:"upstream_codes,omitempty"`
 
-	statuses []int         // the statuses, before they are written as runs
-	codes    []string      // a run of fallback codes: each of them
-	entry    *catalogEntry // the catalog entry whose message the row sends, if any
-	phrase   bool          // the message is each status's reason phrase
+	statuses []int    // the statuses, before they are written as runs
+	codes    []string // a run of fallback codes: each of them
+	// severalEntries: a map_code row whose code has a catalog entry per
+	// status, each with its own type and description.
+	severalEntries bool
+	entry          *catalogEntry // the catalog entry whose message the row sends, if any
+	phrase         bool          // the message is each status's reason phrase
 }
 
 // upstreamFirstWords start a message that an upstream's own may replace.
@@ -307,6 +310,7 @@ func (h *Handler) contract(label, server string) handlerContract {
 			if len(es) == 1 {
 				row.explain(es[0])
 			}
+			row.severalEntries = len(es) > 1
 			if row.Message == "" {
 				// The upstream's message first, then the code's.
 				row.UpstreamFirst = !p.upstreamOK.empty()
@@ -350,8 +354,11 @@ func (h *Handler) contract(label, server string) handlerContract {
 	hc.handler = h
 	hc.Errors = make([]contractError, len(rows))
 	for i, row := range rows {
-		if row.Type == "" && p.typeBase != "" {
-			row.Type = p.typeBase + "#" + row.Code // a run of fallback codes: the run, as its code says
+		if row.Type == "" && p.typeBase != "" && len(row.codes) == 0 && !row.severalEntries {
+			// A run of fallback codes has a type per code, and a code with
+			// several catalog entries the one of the status's: the rows say
+			// none of them (the OpenAPI examples say each).
+			row.Type = p.typeOf(row.Code)
 		}
 		hc.Errors[i] = *row
 	}

@@ -82,6 +82,10 @@ func serveContract(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if format == "html" {
+		w.Header().Set("Content-Security-Policy", pageCSP) // on the origin that can POST /load
+	}
 	if r.Method == http.MethodGet {
 		_, err = w.Write(body)
 	}

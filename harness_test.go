@@ -472,6 +472,7 @@ http://127.0.0.1:9080 {
 			request_id
 			field service orders
 			problem_details on
+			type_base https://api.example.com/errors
 		}
 		reverse_proxy UPSTREAM
 	}

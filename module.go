@@ -246,6 +246,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.compile(); err != nil {
 		return err
 	}
+	provisioned(ctx)
 	return h.registerMetrics(ctx.GetMetricsRegistry())
 }
 

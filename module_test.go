@@ -86,13 +86,13 @@ func TestJSONConfigErrors(t *testing.T) {
 		{`{"type_base":"errors.html"}`, `type_base "errors.html": want an absolute http or https URL`},
 		// Inline catalogs are checked as files are, and named by their place.
 		{`{"inline_catalogs":[{"errors":[{"code":"X.1","status":404,"message":"Nope.","upstream_code":["NF"]}]}]}`,
-			`inline_catalogs[0] line 1: errors[0] (code "X.1"): unknown member "upstream_code"`},
-		{`{"inline_catalogs":[{"errors":[]},{"lang":"de","errors":[]}]}`, `inline_catalogs[1]: line 1: unknown member "lang"`},
+			`inline_catalogs[0]: errors[0] (code "X.1"): unknown member "upstream_code"`},
+		{`{"inline_catalogs":[{"errors":[]},{"lang":"de","errors":[]}]}`, `inline_catalogs[1]: unknown member "lang"`},
 		{`{"inline_catalogs":[{"errors":[{"code":"X.1","status":404,"message":"A."}]},{"errors":[{"code":"X.1","status":404,"message":"B."}]}]}`,
-			`inline_catalogs[1] line 1: errors[0] (code "X.1"): status: code "X.1" with status 404 is already errors[0] (code "X.1") of inline_catalogs[0]`},
+			`inline_catalogs[1]: errors[0] (code "X.1"): status: code "X.1" with status 404 is already errors[0] (code "X.1") of inline_catalogs[0]`},
 		{`{"catalogs":["testdata/orders.json"],"inline_catalogs":[{"errors":[{"code":"ORD.0404","status":404,"message":"B."}]}]}`,
-			`inline_catalogs[0] line 1: errors[0] (code "ORD.0404"): status: code "ORD.0404" with status 404 is already errors[1] (code "ORD.0404") of catalog "testdata/orders.json"`},
-		{`{"inline_catalogs":[[1]]}`, `inline_catalogs[0]: `},
+			`inline_catalogs[0]: errors[0] (code "ORD.0404"): status: code "ORD.0404" with status 404 is already errors[1] (code "ORD.0404") of catalog "testdata/orders.json"`},
+		{`{"inline_catalogs":[[1]]}`, `inline_catalogs[0]: want an object with the members language and errors`},
 		{`{"unknown_codes":"rewrite","inline_catalogs":[]}`, `unknown_codes rewrite: needs a catalog`},
 	}
 	for _, tt := range tests {

@@ -154,8 +154,11 @@ func compilePolicy(h *Handler, cat *catalog, loaded bool) (*policy, error) {
 	}
 	if h.TypeBase != "" {
 		u, err := url.Parse(h.TypeBase)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || strings.ContainsAny(h.TypeBase, " #") {
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || strings.ContainsAny(h.TypeBase, " #") {
 			return nil, optionErr("type_base", 0, "type_base %q: want an absolute http or https URL without a fragment", h.TypeBase)
+		}
+		if u.User != nil { // it goes into every problem body
+			return nil, optionErr("type_base", 0, "type_base %q: a user name or password has no place in a public URL", h.TypeBase)
 		}
 		p.typeBase = h.TypeBase
 	}

@@ -6,6 +6,7 @@ package errenvelope
 // members too.
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -79,9 +80,15 @@ func (p *policy) problemType(code string, status int, via *catalogEntry) string 
 		return e.typ
 	}
 	if p.typeBase != "" {
-		return p.typeBase + "#" + code
+		return p.typeOf(code)
 	}
 	return "about:blank"
+}
+
+// typeOf is type_base's problem type of code: its reference row, the code
+// escaped as a URL's fragment (a code may hold a space or a '#').
+func (p *policy) typeOf(code string) string {
+	return p.typeBase + "#" + (&url.URL{Fragment: code}).EscapedFragment()
 }
 
 // appendProblem encodes the problem details of a rewrite: type, title,

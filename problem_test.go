@@ -120,4 +120,12 @@ func TestTypeBase(t *testing.T) {
 			t.Errorf("type_base %q: types %q, want %q", base, got, want)
 		}
 	}
+	// A code is escaped as the URL's fragment.
+	h := &Handler{TypeBase: "https://api.example.com/errors"}
+	if err := h.compile(); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.policy.problemType("BAD CODE#1/ü", 400, nil); got != "https://api.example.com/errors#BAD%20CODE%231/%C3%BC" {
+		t.Errorf("type %q", got)
+	}
 }
