@@ -24,9 +24,9 @@ import (
 	"github.com/chromedp/chromedp/kb"
 )
 
-// requireBrowserEnv, when set (as .ci/run sets it), makes a missing
-// browser a failure rather than a skip.
-const requireBrowserEnv = "ERRENVELOPE_REQUIRE_BROWSER"
+// requireToolsEnv, when set (as .ci/run sets it), makes a missing
+// browser or jq a failure rather than a skip.
+const requireToolsEnv = "ERRENVELOPE_REQUIRE_TOOLS"
 
 // newBrowser starts a fresh headless Chromium (Debian's, or $CHROMIUM)
 // with a profile of its own, and returns a context for one tab; all of it
@@ -38,7 +38,7 @@ func newBrowser(t *testing.T) context.Context {
 		path = "/usr/bin/chromium"
 	}
 	if _, err := exec.LookPath(path); err != nil {
-		if os.Getenv(requireBrowserEnv) != "" {
+		if os.Getenv(requireToolsEnv) != "" {
 			t.Fatalf("no browser at %s (apt-get install chromium): %v", path, err)
 		}
 		t.Skipf("no browser at %s (apt-get install chromium; .ci/run installs it)", path)

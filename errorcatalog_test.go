@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -192,14 +192,72 @@ func TestErrorCatalogCaddyfile(t *testing.T) {
 	}
 }
 
-// TestREADMEErrorCatalog: the error_catalog site of docs/catalog.md
-// adapts, with the handler the page says it is.
+// TestREADMEErrorCatalog runs the two error_catalog sites of
+// docs/catalog.md as written, but served over plain HTTP on loopback and
+// in front of a loopback backend that answers nginx's HTML 404: the page
+// is served at /errors with its CSP and the 502 row of APIG.0201, the
+// backend's 404 becomes APIG.0101, and with type_base a problem-details
+// client gets the type the page promises.
 func TestREADMEErrorCatalog(t *testing.T) {
-	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(docBlock(t, "docs/catalog.md", "## Serve the reference page next to the API: `error_catalog`", "caddyfile")), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(cfg), `{"handler":"error_catalog","names":["shop-api"]}`) {
-		t.Errorf("docs/catalog.md's site adapts to\n%s\nwithout error_catalog shop-api", cfg)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>")
+	}))
+	defer backend.Close()
+	const site = "http://127.0.0.1:8096"
+	for name, heading := range map[string]string{
+		"error_catalog": "## Serve the reference page next to the API: `error_catalog`",
+		"type_base":     "## Problem types that lead to the reference page: `type_base`",
+	} {
+		t.Run(name, func(t *testing.T) {
+			block := docBlock(t, "docs/catalog.md", heading, "caddyfile")
+			caddyfile := strings.Replace(block, "api.example.com {", site+" {", 1)
+			caddyfile = strings.Replace(caddyfile, "shop:8080", strings.TrimPrefix(backend.URL, "http://"), 1)
+			if caddyfile == block || !strings.Contains(caddyfile, backend.URL[len("http://"):]) {
+				t.Fatalf("docs/catalog.md's site no longer reads api.example.com in front of shop:8080:\n%s", block)
+			}
+			dir := t.TempDir()
+			apig, err := os.ReadFile("catalogs/apig.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeCatalog(t, dir, "apig.json", string(apig))
+			if err := os.MkdirAll(filepath.Join(dir, "catalogs"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(filepath.Join(dir, "apig.json"), filepath.Join(dir, "catalogs", "apig.json")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(caddyfile), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			startCaddy(t, dir, "run", "--config", "Caddyfile")
+
+			// A person looking a code up.
+			req, _ := http.NewRequest(http.MethodGet, site+"/errors", nil)
+			req.Header.Set("Accept", browserHeaders["Accept"])
+			res, page := doUntilUp(t, req)
+			if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+				res.Header.Get("Content-Security-Policy") != pageCSP ||
+				!strings.Contains(string(page), `<tr id="APIG.0201" data-code="APIG.0201">`) ||
+				!strings.Contains(string(page), "<td>502</td><th scope=\"row\"><a href=\"#APIG.0201\"><code>APIG.0201</code></a></th><td>Backend unavailable.</td>") {
+				t.Errorf("GET /errors: %d %s, CSP %q\n%s", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Security-Policy"), page)
+			}
+
+			// A client of the API, whose backend answers an HTML 404.
+			want := `{"error_msg":"The API does not exist or has not been published in the environment.","error_code":"APIG.0101"}`
+			accept := "application/json"
+			if strings.Contains(block, "type_base") {
+				want = `{"type":"https://api.example.com/errors#APIG.0101","title":"Not Found","status":404,"detail":"The API does not exist or has not been published in the environment.","error_msg":"The API does not exist or has not been published in the environment.","error_code":"APIG.0101"}`
+				accept = "application/problem+json"
+			}
+			req, _ = http.NewRequest(http.MethodGet, site+"/orders/7", nil)
+			req.Header.Set("Accept", accept)
+			res, body := doUntilUp(t, req)
+			if res.StatusCode != 404 || string(body) != want {
+				t.Errorf("GET /orders/7 (Accept: %s): %d %s\nwant %s", accept, res.StatusCode, body, want)
+			}
+		})
 	}
 }

@@ -5,11 +5,13 @@ package errenvelope
 // states; and Caddy's admin API serves the running config's contract.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -20,19 +22,58 @@ func init() {
 	caddy.RegisterModule(adminContract{})
 }
 
-// digest is the SHA-256 of the handler's json export without what says
-// where the contract is kept rather than what clients receive: its label,
-// server and catalog file names (and the digest itself). Two instances
-// with the same digest send the same codes, messages and members for the
-// same responses, whether their catalogs are files or inline.
+// digest is the SHA-256 of the handler's object in the json export,
+// written compactly as the export writes it (<, > and & as they are),
+// less the members that say where the contract is kept rather than what
+// clients receive: label, server and catalogs (and digest itself). Two
+// instances with the same digest send the same codes, messages and
+// members for the same responses, whether their catalogs are files or
+// inline. docs/deployment.md gives the jq line that recomputes it.
 func (hc handlerContract) digest() string {
-	hc.Label, hc.Server, hc.Catalogs, hc.Digest = "", "", nil, ""
-	b, err := json.Marshal(hc)
+	hc.Digest = ""
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(hc); err != nil {
+		return ""
+	}
+	kept, err := withoutMembers(bytes.TrimSuffix(b.Bytes(), []byte("\n")), "label", "server", "catalogs", "digest")
 	if err != nil {
 		return ""
 	}
-	sum := sha256.Sum256(b)
+	sum := sha256.Sum256(kept)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// withoutMembers is the compact JSON object obj less the named members,
+// the others as they are, in their order.
+func withoutMembers(obj []byte, names ...string) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, err
+	}
+	out := []byte{'{'}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, err
+		}
+		name, _ := tok.(string)
+		if slices.Contains(names, name) {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = strconv.AppendQuote(out, name) // the export's member names are plain ASCII
+		out = append(out, ':')
+		out = append(out, value...)
+	}
+	return append(out, '}'), nil
 }
 
 // newContractInfo is the gauge of the running handlers' contracts: one

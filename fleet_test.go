@@ -3,9 +3,11 @@ package errenvelope
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,11 +131,30 @@ func TestFleet(t *testing.T) {
 		if res.StatusCode != 200 || !bytes.Equal(got, want) || res.Header.Get("Content-Type") != exportFormats[format] {
 			t.Errorf("/error-envelope/contract?format=%s: %d %s, %d bytes; want the subcommand's %d bytes", format, res.StatusCode, res.Header.Get("Content-Type"), len(got), len(want))
 		}
-		if format == "json" {
+		// Each states the digest that contract_info shows.
+		var stated string
+		switch format {
+		case "json":
 			var doc contract
-			if err := json.Unmarshal(got, &doc); err != nil || len(doc.Handlers) != 1 || doc.Handlers[0].Digest != a["shop-api"] {
-				t.Errorf("the export's digest %v (%v), want contract_info's %s", doc, err, a["shop-api"])
+			if err := json.Unmarshal(got, &doc); err == nil && len(doc.Handlers) == 1 {
+				stated = doc.Handlers[0].Digest
 			}
+		case "openapi":
+			var doc struct {
+				Info struct {
+					Digests map[string]string `json:"x-contract-digests"`
+				} `json:"info"`
+			}
+			if err := json.Unmarshal(got, &doc); err == nil && len(doc.Info.Digests) == 1 {
+				stated = doc.Info.Digests["shop-api"]
+			}
+		case "markdown":
+			stated = between(string(got), "Contract digest: `", "`")
+		case "html":
+			stated = between(string(got), "Contract digest: <code>", "</code>")
+		}
+		if stated != a["shop-api"] {
+			t.Errorf("the %s export states the digest %q, want contract_info's %s", format, stated, a["shop-api"])
 		}
 	}
 	if res, _ := getUntilUp(t, "http://localhost:2101/error-envelope/contract"); res.Header.Get("Content-Type") != "application/json" {
@@ -147,4 +168,71 @@ func TestFleet(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(got), "| 404 | `SHOP.0404` | Upstream's message, else: No such product. |") {
 		t.Errorf("B's contract: %d\n%s", res.StatusCode, got)
 	}
+}
+
+// between is the text of s between the first before and the after that
+// follows it, or "".
+func between(s, before, after string) string {
+	_, rest, ok := strings.Cut(s, before)
+	if !ok {
+		return ""
+	}
+	text, _, ok := strings.Cut(rest, after)
+	if !ok {
+		return ""
+	}
+	return text
+}
+
+// TestDigestRecipe: the jq line of docs/deployment.md, run as written on
+// the subcommand's json export, gives the digest that export states, for
+// a contract whose texts hold markup, ampersands and Chinese.
+func TestDigestRecipe(t *testing.T) {
+	if _, err := exec.LookPath("jq"); err != nil {
+		if os.Getenv(requireToolsEnv) != "" {
+			t.Fatalf("no jq (apt-get install jq): %v", err)
+		}
+		t.Skip("no jq (apt-get install jq; .ci/run installs it)")
+	}
+	dir := t.TempDir()
+	writeCatalog(t, dir, "shop.yaml", hostileCatalog)
+	caddyfile := "{\n\tadmin off\n}\n:8080 {\n\terror_envelope {\n\t\tname shop-api\n\t\tcatalog shop.yaml\n\t\tproblem_details on\n\t}\n\trespond 404\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(caddyfile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	export, err := caddyProcess(t, dir, "error-catalog", "--config", "Caddyfile", "--format", "json").Output()
+	if err != nil {
+		t.Fatalf("caddy error-catalog: %v: %s", err, stderrOf(err))
+	}
+	var doc contract
+	if err := json.Unmarshal(export, &doc); err != nil || len(doc.Handlers) != 1 || !strings.HasPrefix(doc.Handlers[0].Digest, "sha256:") {
+		t.Fatalf("export: %v, %s", err, export)
+	}
+
+	// The block's caddy is this test binary, as caddyProcess runs it.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := "set -euo pipefail\ncaddy() { local IFS=$'\\n'; env " + caddyArgsEnv + "=\"$*\" \"$SELF\" -test.run='^$'; }\n" +
+		docBlock(t, "docs/deployment.md", "### The contract digest", "sh")
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SELF="+self)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the recipe: %v: %s\n%s", err, stderrOf(err), script)
+	}
+	if got := "sha256:" + strings.TrimSuffix(string(out), "  -\n"); got != doc.Handlers[0].Digest {
+		t.Errorf("the recipe gives %q, the export states %s", out, doc.Handlers[0].Digest)
+	}
+}
+
+// stderrOf is what a command that failed wrote to its standard error.
+func stderrOf(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(ee.Stderr)
+	}
+	return ""
 }

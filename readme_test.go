@@ -91,10 +91,20 @@ func startCaddyEnv(t *testing.T, dir string, env []string, args ...string) {
 // starting, and returns the response and its body.
 func getUntilUp(t *testing.T, url string) (*http.Response, []byte) {
 	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doUntilUp(t, req)
+}
+
+// doUntilUp sends req (one without a body) until Caddy answers it.
+func doUntilUp(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	var res *http.Response
 	var err error
 	for i := 0; ; i++ {
-		res, err = http.Get(url)
+		res, err = http.DefaultClient.Do(req)
 		if err == nil || i == 100 {
 			break
 		}
