@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -116,7 +117,9 @@ func TestReferencePageInBrowser(t *testing.T) {
 	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+	// A short window, as on a laptop with the browser's bars: the rows are
+	// below the fold, so landing on one means scrolling to it.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 420)); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"#APIG.0201")); err != nil {
@@ -129,22 +132,25 @@ func TestReferencePageInBrowser(t *testing.T) {
 		Marked         int
 		Top, Bottom    float64
 		Viewport       float64
+		ScrollY        float64
+		HeaderBottom   float64 // the table's sticky header row, which must not cover the row
 	}
 	target, err := chromedp.Run(ctx, chromedp.Evaluate[row](`(() => {
 		const el = document.querySelector(':target');
 		const r = el ? el.getBoundingClientRect() : {top: -1, bottom: -1};
 		return {ID: el ? el.id : '', Marked: document.querySelectorAll('tr.marked').length,
 			Background: el ? getComputedStyle(el.cells[0]).backgroundColor : '',
-			Top: r.top, Bottom: r.bottom, Viewport: innerHeight};
+			Top: r.top, Bottom: r.bottom, Viewport: innerHeight, ScrollY: scrollY,
+			HeaderBottom: el ? el.closest('table').tHead.rows[0].cells[0].getBoundingClientRect().bottom : -1};
 	})()`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// APIG.0201 has two rows (502 and 504): both are marked, the first is
 	// the target.
-	if target.ID != "APIG.0201" || target.Marked != 2 || target.Top < 0 || target.Bottom > target.Viewport ||
+	if target.ID != "APIG.0201" || target.Marked != 2 || target.ScrollY <= 0 || target.Top < target.HeaderBottom || target.Bottom > target.Viewport ||
 		target.Background == "" || target.Background == "rgba(0, 0, 0, 0)" {
-		t.Errorf("#APIG.0201: %+v; want that row the target, marked with its other row, highlighted and in view", target)
+		t.Errorf("#APIG.0201: %+v; want that row the target, marked with its other row, highlighted, and scrolled into view below the table's header", target)
 	}
 
 	// A problem type of type_base (…/errors#GATEWAY.0404) lands on the row
@@ -156,9 +162,10 @@ func TestReferencePageInBrowser(t *testing.T) {
 		const tr = document.querySelector(':target').closest('tr');
 		const r = tr.getBoundingClientRect();
 		return {ID: tr.dataset.code.split(' ')[0] + '…' + tr.dataset.code.split(' ').pop(), Marked: document.querySelectorAll('tr.marked').length,
-			Background: getComputedStyle(tr.cells[0]).backgroundColor, Top: r.top, Bottom: r.bottom, Viewport: innerHeight};
+			Background: getComputedStyle(tr.cells[0]).backgroundColor, Top: r.top, Bottom: r.bottom, Viewport: innerHeight,
+			ScrollY: scrollY, HeaderBottom: tr.closest('table').tHead.rows[0].cells[0].getBoundingClientRect().bottom};
 	})()`))
-	if err != nil || run.ID != "GATEWAY.0400…GATEWAY.0499" || run.Marked != 1 || run.Background == "rgba(0, 0, 0, 0)" || run.Top < 0 || run.Bottom > run.Viewport {
+	if err != nil || run.ID != "GATEWAY.0400…GATEWAY.0499" || run.Marked != 1 || run.Background == "rgba(0, 0, 0, 0)" || run.ScrollY <= 0 || run.Top < run.HeaderBottom || run.Bottom > run.Viewport {
 		t.Errorf("#GATEWAY.0404: %+v, %v; want the 400-499 row, marked and in view", run, err)
 	}
 
@@ -175,7 +182,7 @@ func TestReferencePageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a11y["lang"] != "en" || a11y["rowHeaders"] != a11y["rows"] || len(a11y["unlabelled"].([]any)) != 0 ||
-		a11y["caption"] != "Error codes of shop-api" || !slices.Equal(anyStrings(a11y["colHeaders"]), []string{"Status", "Code", "Message", "Message (zh-CN)", "Description"}) {
+		a11y["caption"] != "Error codes of shop-api" || !slices.Equal(anyStrings(a11y["colHeaders"]), []string{"Status", "Code", "Message", "Message (fr)", "Message (zh-CN)", "Description"}) {
 		t.Errorf("accessibility: %v", a11y)
 	}
 
@@ -193,7 +200,7 @@ func TestReferencePageInBrowser(t *testing.T) {
 		{"<script>", []string{"SHOP.0400"}},
 		{"后端", []string{"APIG.0201"}},
 	} {
-		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), q.typed)); err != nil {
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("header input[type=search]"), q.typed)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](visible))
@@ -205,30 +212,72 @@ func TestReferencePageInBrowser(t *testing.T) {
 			t.Errorf("search %q: the page says no code matches", q.typed)
 		}
 		// Clear it as a person would.
-		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), strings.Repeat(kb.Backspace, len([]rune(q.typed))))); err != nil {
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("header input[type=search]"), strings.Repeat(kb.Backspace, len([]rune(q.typed))))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](visible)); len(got) != len(all) {
 		t.Errorf("after clearing the search: %d rows, want %d", len(got), len(all))
 	}
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), "no such text")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("header input[type=search]"), "no such text")); err != nil {
 		t.Fatal(err)
 	}
 	if none, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('.none').checkVisibility()`)); !none {
 		t.Error("a search that matches nothing does not say so")
 	}
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#search"), strings.Repeat(kb.Backspace, len("no such text")))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("header input[type=search]"), strings.Repeat(kb.Backspace, len("no such text")))); err != nil {
 		t.Fatal(err)
 	}
 
-	// The language switch shows the Chinese messages alone.
-	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#language"), "zh-CN")); err != nil {
+	// A code put in the address bar while a search hides its row (the same
+	// document, so no reload) clears the search and scrolls to the row.
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("header input[type=search]"), "conflict")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](visible)); slices.Contains(got, "APIG.0201") {
+		t.Fatalf("search %q: rows %q, want APIG.0201 hidden", "conflict", got)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash = 'APIG.0201'`)); err != nil {
+		t.Fatal(err)
+	}
+	back, err := chromedp.Run(ctx, chromedp.Evaluate[row](`(() => {
+		const el = document.getElementById('APIG.0201');
+		const r = el.getBoundingClientRect();
+		return {ID: document.querySelector('header input').value, Marked: document.querySelectorAll('tr.marked').length,
+			Top: r.top, Bottom: r.bottom, Viewport: innerHeight, ScrollY: scrollY,
+			HeaderBottom: el.closest('table').tHead.rows[0].cells[0].getBoundingClientRect().bottom};
+	})()`))
+	if err != nil || back.ID != "" || back.Marked != 2 || back.Top < back.HeaderBottom || back.Bottom > back.Viewport {
+		t.Errorf("#APIG.0201 during a search: %+v, %v; want the search cleared and the row in view below the table's header", back, err)
+	}
+
+	// The language switch, moved with the arrow keys as a keyboard user
+	// does (All languages, fr, zh-CN), shows one language's messages
+	// alone, then all.
+	const shownLangs = `[...new Set([...document.querySelectorAll('[data-lang]')].filter(c => c.checkVisibility()).map(c => c.dataset.lang))].sort()`
+	for _, choice := range []struct {
+		key  string
+		want []string
+	}{
+		{kb.ArrowDown, []string{"fr"}},
+		{kb.ArrowDown, []string{"zh-CN"}},
+		{kb.ArrowUp, []string{"fr"}},
+		{kb.ArrowUp, []string{"fr", "zh-CN"}},
+	} {
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("header select"), choice.key)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](shownLangs))
+		if err != nil || !slices.Equal(got, choice.want) {
+			t.Errorf("language switch after %q: columns %q shown, want %q (%v)", choice.key, got, choice.want, err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("header select"), kb.ArrowDown+kb.ArrowDown)); err != nil {
 		t.Fatal(err)
 	}
 	shown, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-lang]')].filter(c => c.checkVisibility()).map(c => c.textContent).filter(s => s !== '')`))
-	if err != nil || !slices.Contains(shown, "后端不可用。") || !slices.Contains(shown, "Message (zh-CN)") {
-		t.Errorf("zh-CN: shown %q, %v; want the Chinese messages", shown, err)
+	if err != nil || !slices.Contains(shown, "后端不可用。") || !slices.Contains(shown, "Message (zh-CN)") || slices.Contains(shown, "Backend indisponible.") {
+		t.Errorf("zh-CN: shown %q, %v; want the Chinese messages alone", shown, err)
 	}
 
 	// A screenshot, for a person to look at.
@@ -241,6 +290,42 @@ func TestReferencePageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+
+	// With script off, in a tab of its own, the page still reads: every row
+	// and every language shows, the controls (which need the script) do
+	// not, and a link to a code lands on its row, highlighted, below the
+	// table's header.
+	noScript, cancelNoScript := chromedp.NewContext(ctx)
+	defer cancelNoScript()
+	if _, err := chromedp.Call(noScript, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(noScript, chromedp.EmulateViewport(1280, 420)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(noScript, chromedp.Navigate(pageURL+"#APIG.0201")); err != nil {
+		t.Fatal(err)
+	}
+	type plain struct {
+		Rows, Shown, Langs int
+		Controls, Ran      bool
+		Target             row
+	}
+	got, err := chromedp.Run(noScript, chromedp.Evaluate[plain](`(() => {
+		const el = document.querySelector(':target'), r = el.getBoundingClientRect();
+		const rows = [...document.querySelectorAll('tbody tr')];
+		return {Rows: rows.length, Shown: rows.filter(r => r.checkVisibility()).length,
+			Langs: [...document.querySelectorAll('td[data-lang]')].filter(c => c.checkVisibility()).length,
+			Controls: document.querySelector('header form').checkVisibility(),
+			Ran: document.querySelectorAll('tr.marked').length > 0,
+			Target: {ID: el.id, Background: getComputedStyle(el.cells[0]).backgroundColor, Top: r.top, Bottom: r.bottom,
+				Viewport: innerHeight, ScrollY: scrollY, HeaderBottom: el.closest('table').tHead.rows[0].cells[0].getBoundingClientRect().bottom}};
+	})()`))
+	if err != nil || got.Rows != len(all) || got.Shown != got.Rows || got.Langs != 2*got.Rows || got.Controls || got.Ran ||
+		got.Target.ID != "APIG.0201" || got.Target.Background == "rgba(0, 0, 0, 0)" || got.Target.ScrollY <= 0 ||
+		got.Target.Top < got.Target.HeaderBottom || got.Target.Bottom > got.Target.Viewport {
+		t.Errorf("script off: %+v, %v; want %d rows shown with both languages, no controls, no script run, and the row of #APIG.0201 highlighted in view", got, err, len(all))
+	}
 
 	// Nothing went wrong, and nothing was requested outside the page.
 	ev.mu.Lock()

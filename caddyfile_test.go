@@ -158,12 +158,15 @@ func TestDuplicateNamesItsLine(t *testing.T) {
 }
 
 // TestAdaptCaddyfile runs the Caddyfile adapter as `caddy adapt` does: the
-// directive needs no order option, sits inside encode and before the
-// handlers that answer, and bad options name the file and line.
+// directives need no order option; error_envelope sits inside encode and
+// before the handlers that answer, error_catalog after metrics and before
+// reverse_proxy; and bad options name the file and line.
 func TestAdaptCaddyfile(t *testing.T) {
 	adapter := caddyconfig.GetAdapter("caddyfile")
 	out, warnings, err := adapter.Adapt([]byte(`:8080 {
 	reverse_proxy 127.0.0.1:9
+	error_catalog /errors
+	metrics /metrics
 	respond /x 404
 	error_envelope /api/* {
 		map_status 404 APIG.0101 "API not found."
@@ -182,9 +185,11 @@ func TestAdaptCaddyfile(t *testing.T) {
 	iEncode := strings.Index(s, `"handler":"encode"`)
 	iEnvelope := strings.Index(s, `"handler":"error_envelope"`)
 	iRespond := strings.Index(s, `"handler":"static_response"`)
+	iMetrics := strings.Index(s, `"handler":"metrics"`)
+	iCatalog := strings.Index(s, `"handler":"error_catalog"`)
 	iProxy := strings.Index(s, `"handler":"reverse_proxy"`)
-	if iEncode < 0 || iEnvelope < iEncode || iRespond < iEnvelope || iProxy < iEnvelope {
-		t.Fatalf("want encode, error_envelope, then respond and reverse_proxy; got %s", s)
+	if iEncode < 0 || iEnvelope < iEncode || iRespond < iEnvelope || iMetrics < iRespond || iCatalog < iMetrics || iProxy < iCatalog {
+		t.Fatalf("want encode, error_envelope, respond, metrics, error_catalog, then reverse_proxy; got %s", s)
 	}
 	if !strings.Contains(s, `"map_status":[{"error_code":"APIG.0101","error_msg":"API not found.","status":"404"}]`) {
 		t.Fatalf("map_status not in adapted JSON: %s", s)

@@ -2,6 +2,7 @@ package errenvelope
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,7 +55,14 @@ const catalogSite = `{
 func startCatalogSite(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeCatalog(t, dir, "shop.yaml", hostileCatalog)
+	// Forty more codes before APIG.0201's rows and forty after, so that a
+	// link to them must scroll the page (the browser test).
+	var more strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&more, "  - code: SHOP.%04d\n    status: 409\n    message: Conflict number %d.\n", 1000+i, i)
+		fmt.Fprintf(&more, "  - code: SHOP.%04d\n    status: 507\n    message: Storage number %d.\n", 2000+i, i)
+	}
+	writeCatalog(t, dir, "shop.yaml", hostileCatalog+more.String())
 	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(catalogSite), 0o600); err != nil {
 		t.Fatal(err)
 	}

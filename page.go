@@ -82,11 +82,22 @@ type pageText struct {
 // exportHTML writes the contract as the reference page.
 func exportHTML(c contract) ([]byte, error) {
 	var d pageData
+	// Every code's id comes first; a handler's section takes an id no code has.
+	codes := map[string]bool{}
+	for _, hc := range c.Handlers {
+		for _, e := range hc.Errors {
+			codes[e.Code] = true
+			for _, code := range e.codes {
+				codes[code] = true
+			}
+		}
+	}
 	ids := map[string]bool{}
-	for i, hc := range c.Handlers {
+	for _, hc := range c.Handlers {
 		ph := pageHandler{Anchor: "handler-" + strings.Map(anchorRune, hc.Label), Label: hc.Label, Digest: hc.Digest, Languages: hc.Languages}
-		if slices.ContainsFunc(d.Handlers, func(x pageHandler) bool { return x.Anchor == ph.Anchor }) {
-			ph.Anchor += "-" + strconv.Itoa(i+1) // labels are unique; what they keep of themselves may not be
+		// Labels are unique; what they keep of themselves may not be, and a code may be named alike.
+		for base, n := ph.Anchor, 2; codes[ph.Anchor] || slices.ContainsFunc(d.Handlers, func(x pageHandler) bool { return x.Anchor == ph.Anchor }); n++ {
+			ph.Anchor = base + "-" + strconv.Itoa(n)
 		}
 		for j, part := range strings.Split(hc.intro(), "`") {
 			if part != "" {

@@ -23,6 +23,7 @@ errors:
     message: Backend unavailable.
     messages:
       zh-CN: 后端不可用。
+      fr: Backend indisponible.
     statuses: ["502"]
   - code: APIG.0201
     status: 504
@@ -82,7 +83,7 @@ func TestPageIsText(t *testing.T) {
 	}
 	// One script and one style, the page's own, and its empty icon (which
 	// a browser would otherwise fetch): no markup from the catalog.
-	for tag, want := range map[string]int{"script": 1, "style": 1, "img": 0, "b": 0, "link": 1, "iframe": 0, "table": 1} {
+	for tag, want := range map[string]int{"script": 1, "style": 1, "img": 0, "b": 0, "link": 1, "iframe": 0, "table": 1, "input": 1, "select": 1} {
 		if count[tag] != want {
 			t.Errorf("%d <%s> elements, want %d", count[tag], tag, want)
 		}
@@ -112,24 +113,22 @@ func TestPageIsText(t *testing.T) {
 			}
 		case n.Data == "th" && attr(n, "scope") == "col":
 			headers = append(headers, textOf(n))
-		case n.Data == "label":
-			if !ids[attr(n, "for")] {
-				t.Errorf("label %q names no control", textOf(n))
-			}
 		case n.Data == "input" || n.Data == "select":
-			if !slices.ContainsFunc(elements, func(l *html.Node) bool { return l.Data == "label" && attr(l, "for") == attr(n, "id") }) {
-				t.Errorf("<%s id=%q> has no label", n.Data, attr(n, "id"))
+			// A label holds its control, which needs no id of its own.
+			label := n.Parent
+			if label == nil || label.Data != "label" || strings.TrimSpace(textOf(label)) == "" || attr(n, "id") != "" {
+				t.Errorf("<%s> is not inside a label with text, or has an id", n.Data)
 			}
 		}
 	}
-	if want := []string{"Status", "Code", "Message", "Message (zh-CN)", "Description"}; !slices.Equal(headers, want) {
+	if want := []string{"Status", "Code", "Message", "Message (fr)", "Message (zh-CN)", "Description"}; !slices.Equal(headers, want) {
 		t.Errorf("headers %q, want %q", headers, want)
 	}
 	want := map[string][]string{
-		"SHOP.0400 SHOP.0400": {"400", "SHOP.0400", `<script>alert(1)</script> & "quotes"`, "<img src=x onerror=alert(2)>请求无效。", "<b>bold</b> </td></tr></table><script>alert(3)</script>"},
+		"SHOP.0400 SHOP.0400": {"400", "SHOP.0400", `<script>alert(1)</script> & "quotes"`, "", "<img src=x onerror=alert(2)>请求无效。", "<b>bold</b> </td></tr></table><script>alert(3)</script>"},
 		// A code's first row has the code as its id; its other rows do not.
-		"APIG.0201 APIG.0201": {"502", "APIG.0201", "Backend unavailable.", "后端不可用。", ""},
-		"APIG.0201 ":          {"504", "APIG.0201", "Backend timeout.", "", ""},
+		"APIG.0201 APIG.0201": {"502", "APIG.0201", "Backend unavailable.", "Backend indisponible.", "后端不可用。", ""},
+		"APIG.0201 ":          {"504", "APIG.0201", "Backend timeout.", "", "", ""},
 	}
 	for k, w := range want {
 		if !slices.Equal(cells[k], w) {
@@ -138,6 +137,63 @@ func TestPageIsText(t *testing.T) {
 	}
 	if !ids["handler-shop-api"] || count["caption"] != 1 {
 		t.Errorf("ids %v, %d captions: want the handler's section and its table's caption", ids, count["caption"])
+	}
+}
+
+// TestPageIDsAreCodes: a code's link lands on its row whatever the code
+// is named, even like a handler's section or a control; the sections
+// take other ids, and no id is on the page twice.
+func TestPageIDsAreCodes(t *testing.T) {
+	const catalog = `{"language":"en","errors":[
+		{"code":"handler-shop-api","status":400,"message":"Named like the section."},
+		{"code":"handler-shop-api-2","status":401,"message":"Named like the section's next id."},
+		{"code":"search","status":403,"message":"Named like a control."},
+		{"code":"language","status":404,"message":"Named like a control."}]}`
+	dir := t.TempDir()
+	var c contract
+	for _, label := range []string{"shop-api", "shop api"} { // two labels, one id of their own
+		h := &Handler{Name: label, Catalogs: []string{writeCatalog(t, dir, "c.json", catalog)}}
+		if err := h.compile(); err != nil {
+			t.Fatal(err)
+		}
+		c.Handlers = append(c.Handlers, h.contract(label, "srv0"))
+	}
+	page, err := exportHTML(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*html.Node{}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if id := attr(n, "id"); n.Type == html.ElementNode && id != "" {
+			if byID[id] != nil {
+				t.Errorf("id %q twice", id)
+			}
+			byID[id] = n
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	for _, code := range []string{"handler-shop-api", "handler-shop-api-2", "search", "language"} {
+		if n := byID[code]; n == nil || n.Data != "tr" || attr(n, "data-code") != code {
+			t.Errorf("#%s lands on %v, want the code's row", code, n)
+		}
+	}
+	var sections []string
+	for id, n := range byID {
+		if n.Data == "h2" {
+			sections = append(sections, id)
+		}
+	}
+	slices.Sort(sections)
+	if want := []string{"handler-shop-api-3", "handler-shop-api-4"}; !slices.Equal(sections, want) {
+		t.Errorf("sections' ids %q, want %q", sections, want)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -161,8 +162,40 @@ func docBlock(t *testing.T, file, heading, lang string) string {
 // exactly as written, with `caddy run --config`, in front of a backend on the port it
 // names, and checks what a user would see.
 func TestREADMEJSONConfig(t *testing.T) {
+	block := docBlock(t, "docs/deployment.md", "## JSON config", "json")
+	// "With every option set (but inline_catalogs)": every member of the
+	// handler, as the module's JSON names them.
+	var config any
+	if err := json.Unmarshal([]byte(block), &config); err != nil {
+		t.Fatal(err)
+	}
+	var set []string
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["handler"] == "error_envelope" {
+				set = slices.AppendSeq(set, maps.Keys(v))
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(config)
+	ht := reflect.TypeFor[Handler]()
+	for i := range ht.NumField() {
+		name, _, _ := strings.Cut(ht.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" && name != "inline_catalogs" && !slices.Contains(set, name) {
+			t.Errorf("docs/deployment.md's JSON config, \"with every option set\", does not set %q", name)
+		}
+	}
 	cfg := filepath.Join(t.TempDir(), "caddy.json")
-	if err := os.WriteFile(cfg, []byte(docBlock(t, "docs/deployment.md", "## JSON config", "json")), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(block), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:8081")

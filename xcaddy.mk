@@ -22,7 +22,7 @@ XCADDY         := $(or $(shell command -v xcaddy 2>/dev/null),$(GOBIN)/xcaddy)
 
 build: caddy
 
-caddy: $(wildcard *.go) go.mod go.sum | xcaddy
+caddy: $(wildcard *.go) page.html go.mod go.sum | xcaddy
 	$(XCADDY) build $(CADDY_VERSION) --output ./caddy --with $(MODULE)@v0.0.0=.
 
 xcaddy:
