@@ -857,3 +857,135 @@ func checkDocCommand(t *testing.T, where string, words []string, matching func(e
 		}
 	}
 }
+
+// TestREADMEDemo runs README.md's demo as a newcomer would: Caddyfile.example
+// in a real Caddy, and each curl line of the console block sent as curl
+// sends it. What the block shows must be what comes back: the status line,
+// every header shown (all of them, unless a line "…" says some are left
+// out; a Date and a request ID match any), and the body, where "…" and a
+// request ID match any text.
+func TestREADMEDemo(t *testing.T) {
+	block := docBlock(t, "README.md", "## Building", "console")
+	startCaddy(t, ".", "run", "--config", "Caddyfile.example")
+	getUntilUp(t, "http://localhost:8080/ok")
+
+	uuid := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	var ran int
+	for _, part := range strings.Split("\n"+block, "\n$ ")[1:] {
+		command, shown, _ := strings.Cut(part, "\n")
+		command, _, _ = strings.Cut(command, "   #") // the comment
+		command = strings.TrimSpace(command)
+		args := shellWords(t, command)
+		if args[0] != "curl" {
+			continue // ./caddy error-catalog: TestDocsExamples checks it names what exists
+		}
+		req, include := curlRequest(t, args[1:])
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", command, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		ran++
+
+		shown = strings.TrimRight(shown, "\n")
+		if include {
+			head, shownBody, _ := strings.Cut(shown, "\n\n")
+			lines := strings.Split(head, "\n")
+			if got := res.Proto + " " + res.Status; got != lines[0] {
+				t.Errorf("%s: %s, README shows %s", command, got, lines[0])
+			}
+			var names []string
+			some := false
+			for _, line := range lines[1:] {
+				if line == "…" {
+					some = true
+					continue
+				}
+				name, value, _ := strings.Cut(line, ": ")
+				names = append(names, http.CanonicalHeaderKey(name))
+				got := res.Header.Get(name)
+				if got != "" && (name == "Date" || uuid.MatchString(value)) {
+					got = value // present: any value
+				}
+				if got != value {
+					t.Errorf("%s: %s: %q, README shows %q", command, name, got, value)
+				}
+			}
+			if !some {
+				for name := range res.Header {
+					if !slices.Contains(names, name) {
+						t.Errorf("%s: header %s: %q, which README does not show", command, name, res.Header.Get(name))
+					}
+				}
+			}
+			shown = shownBody
+		}
+		pattern := regexp.QuoteMeta(shown)
+		pattern = uuid.ReplaceAllString(pattern, uuid.String())
+		pattern = strings.ReplaceAll(pattern, "…", `[^"]*`)
+		if !regexp.MustCompile(`^` + pattern + `$`).Match(body) {
+			t.Errorf("%s:\n%s\nREADME shows\n%s", command, body, shown)
+		}
+	}
+	if ran < 10 {
+		t.Errorf("%d curl lines run from README.md's demo, want its 10", ran)
+	}
+}
+
+// shellWords splits a command line as sh does, for words in single quotes
+// and plain words.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	for line != "" {
+		var w string
+		if line[0] == '\'' {
+			end := strings.IndexByte(line[1:], '\'')
+			if end < 0 {
+				t.Fatalf("unclosed quote in %q", line)
+			}
+			w, line = line[1:end+1], line[end+2:]
+		} else {
+			w, line, _ = strings.Cut(line, " ")
+		}
+		words = append(words, w)
+		line = strings.TrimLeft(line, " ")
+	}
+	return words
+}
+
+// curlRequest is the request curl sends for args (-i, -s and -H only),
+// and whether it prints the response's header (-i).
+func curlRequest(t *testing.T, args []string) (*http.Request, bool) {
+	t.Helper()
+	var include bool
+	var header []string
+	var target string
+	for i := 0; i < len(args); i++ {
+		switch args[i] {
+		case "-i":
+			include = true
+		case "-s":
+		case "-H":
+			i++
+			header = append(header, args[i])
+		default:
+			if strings.HasPrefix(args[i], "-") || target != "" {
+				t.Fatalf("curl %q: the test knows -i, -s, -H and one URL", args)
+			}
+			target = args[i]
+		}
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("User-Agent", "curl/7.88.1")
+	req.Header.Set("Accept", "*/*")
+	for _, h := range header {
+		name, value, _ := strings.Cut(h, ": ")
+		req.Header.Set(name, value)
+	}
+	return req, include
+}
