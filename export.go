@@ -19,11 +19,13 @@ type contract struct {
 	Handlers []handlerContract `json:"handlers"`
 }
 
-// handlerContract is what one handler's clients can receive.
+// handlerContract is what one handler's clients can receive. Label,
+// Server, Catalogs and Digest are omitempty so that digest() can leave
+// them out.
 type handlerContract struct {
-	Label           string          `json:"label"`
+	Label           string          `json:"label,omitempty"`
 	Name            string          `json:"name,omitempty"`
-	Server          string          `json:"server"`
+	Server          string          `json:"server,omitempty"`
 	Mode            string          `json:"mode"`
 	Catalogs        []string        `json:"catalogs,omitempty"`
 	Languages       []string        `json:"languages,omitempty"`
@@ -33,7 +35,7 @@ type handlerContract struct {
 	RequestID       bool            `json:"request_id"`
 	ProblemDetails  bool            `json:"problem_details"`
 	TypeBase        string          `json:"type_base,omitempty"`
-	Digest          string          `json:"digest"`
+	Digest          string          `json:"digest,omitempty"`
 	Fields          []string        `json:"fields,omitempty"`
 	Errors          []contractError `json:"errors"`
 

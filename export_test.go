@@ -365,3 +365,17 @@ func TestContractFindsEveryHandler(t *testing.T) {
 		t.Errorf("handlers %q, want %q", names, want)
 	}
 }
+
+// BenchmarkContract10k: a 10 000-entry catalog's contract, digest
+// included, as Provision computes it for contract_info.
+func BenchmarkContract10k(b *testing.B) {
+	h := &Handler{Name: "big", Catalogs: []string{bigCatalog(b, b.TempDir(), 10000)}}
+	if err := h.compile(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if hc := h.contract("big", "srv0"); hc.Digest == "" {
+			b.Fatal("no digest")
+		}
+	}
+}
